@@ -1,0 +1,61 @@
+// swift-tools-version:6.0
+// DETR toolkit: data sets, augmentation, evaluation and DETR-family models in Swift.
+import PackageDescription
+
+let package = Package(
+    name: "DETRKit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Augment", targets: ["Augment"]),
+        .library(name: "Eval", targets: ["Eval"]),
+        .library(name: "Model", targets: ["Model"]),
+        .executable(name: "voc-annotation", targets: ["voc-annotation"]),
+        .executable(name: "demo-data", targets: ["demo-data"]),
+        .executable(name: "detr-bench", targets: ["detr-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System-library shims: a modulemap and one header each.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CXML2", path: "Sources/CXML2", pkgConfig: "libxml-2.0",
+                       providers: [.apt(["libxml2-dev"])]),
+        // libjpeg and libpng report errors with longjmp; this C target catches them with setjmp
+        // and turns them into return codes and messages.
+        .target(name: "CImageShim", dependencies: ["CJPEG", "CPNG"], path: "Sources/CImageShim",
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+
+        .target(name: "Tensor", dependencies: ["COpenBLAS"]),
+        .target(name: "NN", dependencies: ["Tensor"]),
+        .target(name: "Datasets", dependencies: ["CImageShim", "CXML2"]),
+        .target(name: "Augment", dependencies: ["Datasets", "Tensor"]),
+        .target(name: "Eval", dependencies: ["Datasets"]),
+        .target(name: "Model", dependencies: ["NN", "Tensor"]),
+
+        .executableTarget(name: "voc-annotation", dependencies: [
+            "Datasets", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/tools/voc-annotation"),
+        .executableTarget(name: "demo-data", dependencies: [
+            "Datasets", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/tools/demo-data"),
+        .executableTarget(name: "detr-bench", dependencies: [
+            "Datasets", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/tools/detr-bench"),
+
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "NNTests", dependencies: ["NN"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"], exclude: ["Fixtures"]),
+        .testTarget(name: "AugmentTests", dependencies: ["Augment"]),
+        .testTarget(name: "EvalTests", dependencies: ["Eval"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "ToolTests", dependencies: ["voc-annotation", "demo-data", "Datasets"]),
+    ]
+)

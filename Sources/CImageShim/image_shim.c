@@ -1,0 +1,392 @@
+// libjpeg and libpng report fatal errors by calling an error handler that must not return;
+// their defaults call exit() (libjpeg) or longjmp to a jump buffer (libpng). Swift has no
+// setjmp, so every call into those libraries that can fail goes through the functions here,
+// which catch the longjmp and return a code and a message instead.
+#include "image_shim.h"
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+#include <png.h>
+
+static void set_err(char *errbuf, const char *msg) {
+    if (errbuf) {
+        snprintf(errbuf, DETR_IMAGE_ERRLEN, "%s", msg);
+    }
+}
+
+void detr_image_free(void *p) { free(p); }
+
+// MARK: - JPEG
+
+struct jpeg_err_ctx {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+    char message[JMSG_LENGTH_MAX];
+    int truncated;
+};
+
+static void jpeg_error_exit_cb(j_common_ptr cinfo) {
+    struct jpeg_err_ctx *ctx = (struct jpeg_err_ctx *)cinfo->err;
+    (*cinfo->err->format_message)(cinfo, ctx->message);
+    longjmp(ctx->jump, 1);
+}
+
+static void jpeg_emit_message_cb(j_common_ptr cinfo, int level) {
+    struct jpeg_err_ctx *ctx = (struct jpeg_err_ctx *)cinfo->err;
+    if (level < 0) {
+        // A warning. libjpeg pads a truncated stream with gray and goes on; PIL refuses such
+        // files ("image file is truncated"), and so do we.
+        if (cinfo->err->msg_code == JWRN_JPEG_EOF && !ctx->truncated) {
+            ctx->truncated = 1;
+            (*cinfo->err->format_message)(cinfo, ctx->message);
+        }
+        cinfo->err->num_warnings++;
+    }
+}
+
+static void init_jpeg_errors(struct jpeg_err_ctx *ctx) {
+    jpeg_std_error(&ctx->pub);
+    ctx->pub.error_exit = jpeg_error_exit_cb;
+    ctx->pub.emit_message = jpeg_emit_message_cb;
+    ctx->message[0] = 0;
+    ctx->truncated = 0;
+}
+
+// PIL's MULDIV255: round(a * b / 255) with integer arithmetic.
+static inline unsigned muldiv255(unsigned a, unsigned b) {
+    unsigned t = a * b + 128;
+    return ((t >> 8) + t) >> 8;
+}
+
+int detr_jpeg_info(const uint8_t *data, size_t size, int *width, int *height, int *components,
+                   char *errbuf) {
+    struct jpeg_decompress_struct cinfo;
+    struct jpeg_err_ctx err;
+    memset(&cinfo, 0, sizeof(cinfo));
+    init_jpeg_errors(&err);
+    cinfo.err = &err.pub;
+    if (setjmp(err.jump)) {
+        set_err(errbuf, err.message);
+        jpeg_destroy_decompress(&cinfo);
+        return 1;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)size);
+    jpeg_read_header(&cinfo, TRUE);
+    *width = (int)cinfo.image_width;
+    *height = (int)cinfo.image_height;
+    *components = cinfo.num_components;
+    jpeg_destroy_decompress(&cinfo);
+    return 0;
+}
+
+int detr_jpeg_decode(const uint8_t *data, size_t size, uint8_t **out, int *width, int *height,
+                     char *errbuf) {
+    struct jpeg_decompress_struct cinfo;
+    struct jpeg_err_ctx err;
+    uint8_t *volatile pixels = NULL;
+    uint8_t *volatile row = NULL;
+    memset(&cinfo, 0, sizeof(cinfo));
+    init_jpeg_errors(&err);
+    cinfo.err = &err.pub;
+    *out = NULL;
+    if (setjmp(err.jump)) {
+        set_err(errbuf, err.message);
+        jpeg_destroy_decompress(&cinfo);
+        free(pixels);
+        free(row);
+        return 1;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)size);
+    jpeg_read_header(&cinfo, TRUE);
+
+    int cmyk = (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK);
+    cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+    jpeg_start_decompress(&cinfo);
+
+    const size_t w = cinfo.output_width, h = cinfo.output_height;
+    if (w == 0 || h == 0 || w > 65500 || h > 65500) {
+        set_err(errbuf, "image has an invalid size");
+        jpeg_destroy_decompress(&cinfo);
+        return 1;
+    }
+    pixels = (uint8_t *)malloc(w * h * 3);
+    if (cmyk) row = (uint8_t *)malloc(w * 4);
+    if (!pixels || (cmyk && !row)) {
+        set_err(errbuf, "out of memory");
+        jpeg_destroy_decompress(&cinfo);
+        free(pixels);
+        free(row);
+        return 1;
+    }
+    // Adobe writes CMYK inverted; PIL reads such files as "CMYK;I" (inverting on load).
+    const int inverted = cinfo.saw_Adobe_marker;
+    while (cinfo.output_scanline < h) {
+        const size_t y = cinfo.output_scanline;
+        if (!cmyk) {
+            JSAMPROW dst = pixels + y * w * 3;
+            jpeg_read_scanlines(&cinfo, &dst, 1);
+        } else {
+            JSAMPROW src = row;
+            jpeg_read_scanlines(&cinfo, &src, 1);
+            uint8_t *dst = pixels + y * w * 3;
+            for (size_t x = 0; x < w; x++) {
+                unsigned c = row[4 * x], m = row[4 * x + 1], ye = row[4 * x + 2], k = row[4 * x + 3];
+                if (inverted) {
+                    c = 255 - c; m = 255 - m; ye = 255 - ye; k = 255 - k;
+                }
+                // PIL's cmyk2rgb: channel = (255 - ink) * (255 - k) / 255, rounded.
+                unsigned nk = 255 - k;
+                dst[3 * x] = (uint8_t)muldiv255(255 - c, nk);
+                dst[3 * x + 1] = (uint8_t)muldiv255(255 - m, nk);
+                dst[3 * x + 2] = (uint8_t)muldiv255(255 - ye, nk);
+            }
+        }
+        if (err.truncated) break;
+    }
+    if (err.truncated) {
+        set_err(errbuf, err.message[0] ? err.message : "premature end of JPEG data");
+        jpeg_destroy_decompress(&cinfo);
+        free(pixels);
+        free(row);
+        return 1;
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    free(row);
+    if (err.truncated) {
+        set_err(errbuf, err.message);
+        free(pixels);
+        return 1;
+    }
+    *out = pixels;
+    *width = (int)w;
+    *height = (int)h;
+    return 0;
+}
+
+int detr_jpeg_encode(const uint8_t *rgb, int width, int height, int quality, uint8_t **out,
+                     size_t *outSize, char *errbuf) {
+    struct jpeg_compress_struct cinfo;
+    struct jpeg_err_ctx err;
+    unsigned char *volatile buffer = NULL;
+    unsigned long bufsize = 0;
+    memset(&cinfo, 0, sizeof(cinfo));
+    init_jpeg_errors(&err);
+    cinfo.err = &err.pub;
+    *out = NULL;
+    *outSize = 0;
+    if (setjmp(err.jump)) {
+        set_err(errbuf, err.message);
+        jpeg_destroy_compress(&cinfo);
+        free(buffer);
+        return 1;
+    }
+    jpeg_create_compress(&cinfo);
+    unsigned char *buf = NULL;
+    jpeg_mem_dest(&cinfo, &buf, &bufsize);
+    cinfo.image_width = (JDIMENSION)width;
+    cinfo.image_height = (JDIMENSION)height;
+    cinfo.input_components = 3;
+    cinfo.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality < 1 ? 1 : (quality > 100 ? 100 : quality), TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW r = (JSAMPROW)(rgb + (size_t)cinfo.next_scanline * (size_t)width * 3);
+        jpeg_write_scanlines(&cinfo, &r, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    buffer = buf;
+    jpeg_destroy_compress(&cinfo);
+    *out = buffer;
+    *outSize = bufsize;
+    return 0;
+}
+
+// MARK: - PNG
+
+struct png_mem_reader {
+    const uint8_t *data;
+    size_t size;
+    size_t offset;
+};
+
+struct png_err_ctx {
+    char message[DETR_IMAGE_ERRLEN];
+};
+
+static void png_error_cb(png_structp png, png_const_charp msg) {
+    struct png_err_ctx *ctx = (struct png_err_ctx *)png_get_error_ptr(png);
+    if (ctx) snprintf(ctx->message, sizeof(ctx->message), "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void png_warning_cb(png_structp png, png_const_charp msg) {
+    (void)png;
+    (void)msg;
+}
+
+static void png_read_cb(png_structp png, png_bytep dst, png_size_t length) {
+    struct png_mem_reader *r = (struct png_mem_reader *)png_get_io_ptr(png);
+    if (r->offset + length > r->size) {
+        png_error(png, "premature end of PNG data (file is truncated)");
+    }
+    memcpy(dst, r->data + r->offset, length);
+    r->offset += length;
+}
+
+int detr_png_decode(const uint8_t *data, size_t size, uint8_t **out, int *width, int *height,
+                    char *errbuf) {
+    struct png_err_ctx err;
+    struct png_mem_reader reader = {data, size, 0};
+    png_structp png = NULL;
+    png_infop info = NULL;
+    uint8_t *volatile pixels = NULL;
+    png_bytep *volatile rows = NULL;
+    err.message[0] = 0;
+    *out = NULL;
+    if (size < 8 || png_sig_cmp((png_const_bytep)data, 0, 8) != 0) {
+        set_err(errbuf, "not a PNG file (bad signature)");
+        return 1;
+    }
+    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, png_error_cb, png_warning_cb);
+    if (!png) {
+        set_err(errbuf, "cannot create PNG reader");
+        return 1;
+    }
+    info = png_create_info_struct(png);
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        set_err(errbuf, "cannot create PNG reader");
+        return 1;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        set_err(errbuf, err.message[0] ? err.message : "corrupt PNG data");
+        png_destroy_read_struct(&png, &info, NULL);
+        free(pixels);
+        free(rows);
+        return 1;
+    }
+    png_set_read_fn(png, &reader, png_read_cb);
+    png_read_info(png, info);
+    png_uint_32 w = png_get_image_width(png, info);
+    png_uint_32 h = png_get_image_height(png, info);
+    int color = png_get_color_type(png, info);
+    int depth = png_get_bit_depth(png, info);
+    if (w == 0 || h == 0 || w > 65500 || h > 65500) {
+        png_error(png, "image has an invalid size");
+    }
+    if (depth == 16) png_set_strip_16(png);  // keep the high byte, as PIL does for RGB;16B
+    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
+    if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+    // Palette + tRNS expands to RGBA (alpha dropped below); gray/RGB tRNS is not expanded.
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    size_t rowbytes = png_get_rowbytes(png, info);
+    int channels = png_get_channels(png, info);
+    if (channels != 3 && channels != 4) {
+        png_error(png, "unsupported PNG layout after conversion");
+    }
+    pixels = (uint8_t *)malloc(rowbytes * h);
+    rows = (png_bytep *)malloc(sizeof(png_bytep) * h);
+    if (!pixels || !rows) png_error(png, "out of memory");
+    for (png_uint_32 y = 0; y < h; y++) rows[y] = pixels + y * rowbytes;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    png_destroy_read_struct(&png, &info, NULL);
+    free(rows);
+    if (channels == 4) {
+        for (size_t i = 0, n = (size_t)w * h; i < n; i++) {
+            pixels[3 * i] = pixels[4 * i];
+            pixels[3 * i + 1] = pixels[4 * i + 1];
+            pixels[3 * i + 2] = pixels[4 * i + 2];
+        }
+    }
+    *out = pixels;
+    *width = (int)w;
+    *height = (int)h;
+    return 0;
+}
+
+struct png_mem_writer {
+    uint8_t *data;
+    size_t size;
+    size_t capacity;
+    int failed;
+};
+
+static void png_write_cb(png_structp png, png_bytep src, png_size_t length) {
+    struct png_mem_writer *wr = (struct png_mem_writer *)png_get_io_ptr(png);
+    if (wr->size + length > wr->capacity) {
+        size_t cap = wr->capacity ? wr->capacity : 4096;
+        while (cap < wr->size + length) cap *= 2;
+        uint8_t *n = (uint8_t *)realloc(wr->data, cap);
+        if (!n) {
+            wr->failed = 1;
+            png_error(png, "out of memory");
+        }
+        wr->data = n;
+        wr->capacity = cap;
+    }
+    memcpy(wr->data + wr->size, src, length);
+    wr->size += length;
+}
+
+static void png_flush_cb(png_structp png) { (void)png; }
+
+int detr_png_encode(const uint8_t *pixels, int width, int height, int channels, uint8_t **out,
+                    size_t *outSize, char *errbuf) {
+    struct png_err_ctx err;
+    struct png_mem_writer writer = {NULL, 0, 0, 0};
+    png_structp png = NULL;
+    png_infop info = NULL;
+    err.message[0] = 0;
+    *out = NULL;
+    *outSize = 0;
+    int color;
+    switch (channels) {
+        case 1: color = PNG_COLOR_TYPE_GRAY; break;
+        case 3: color = PNG_COLOR_TYPE_RGB; break;
+        case 4: color = PNG_COLOR_TYPE_RGB_ALPHA; break;
+        default: set_err(errbuf, "PNG encode: channels must be 1, 3 or 4"); return 1;
+    }
+    png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, png_error_cb, png_warning_cb);
+    if (!png) {
+        set_err(errbuf, "cannot create PNG writer");
+        return 1;
+    }
+    info = png_create_info_struct(png);
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        set_err(errbuf, "cannot create PNG writer");
+        return 1;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        set_err(errbuf, err.message[0] ? err.message : "PNG encode failed");
+        png_destroy_write_struct(&png, &info);
+        free(writer.data);
+        return 1;
+    }
+    png_set_write_fn(png, &writer, png_write_cb, png_flush_cb);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, color, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_compression_level(png, 6);
+    png_write_info(png, info);
+    for (int y = 0; y < height; y++) {
+        png_write_row(png, (png_const_bytep)(pixels + (size_t)y * (size_t)width * (size_t)channels));
+    }
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    *out = writer.data;
+    *outSize = writer.size;
+    return 0;
+}

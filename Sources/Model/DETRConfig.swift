@@ -1,0 +1,43 @@
+/// Hyper-parameters of DETR with the paper's defaults (Carion et al. 2020; the official
+/// facebookresearch/detr `main.py` arguments).
+public struct DETRConfig: Equatable, Sendable, Codable {
+    public var numQueries = 100
+    public var dModel = 256
+    public var heads = 8
+    public var encoderLayers = 6
+    public var decoderLayers = 6
+    public var feedForward = 2048
+    public var dropout: Float = 0.1
+    public var preNorm = false
+    public var auxLoss = true
+    /// Matcher costs.
+    public var costClass: Float = 1
+    public var costBox: Float = 5
+    public var costGIoU: Float = 2
+    /// Loss weights.
+    public var lossCE: Float = 1
+    public var lossBox: Float = 5
+    public var lossGIoU: Float = 2
+    /// Weight of the "no object" class in the cross-entropy.
+    public var eosCoefficient: Float = 0.1
+    /// Optimiser.
+    public var learningRate: Float = 1e-4
+    public var backboneLearningRate: Float = 1e-5
+    public var weightDecay: Float = 1e-4
+    public var clipMaxNorm: Float = 0.1
+
+    public init() {}
+
+    /// Checks the relations the layers rely on; returns a message for each violation.
+    public func problems() -> [String] {
+        var out: [String] = []
+        if dModel <= 0 || heads <= 0 || dModel % heads != 0 {
+            out.append("dModel (\(dModel)) must be a positive multiple of heads (\(heads))")
+        }
+        if dModel % 2 != 0 { out.append("dModel (\(dModel)) must be even for the sine position encoding") }
+        if numQueries <= 0 { out.append("numQueries must be positive") }
+        if encoderLayers < 0 || decoderLayers <= 0 { out.append("need at least one decoder layer") }
+        if !(0..<1).contains(dropout) { out.append("dropout must be in [0, 1)") }
+        return out
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Datasets
+import Tensor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Generates the embedded default data set: a VOCdevkit of synthetic shape images.
+@main
+struct DemoDataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo-data",
+        abstract: "Write a synthetic VOCdevkit (circles, squares, triangles on noisy backgrounds).",
+        discussion: """
+        Writes <output>/VOCdevkit/VOC<year>/{Annotations,JPEGImages} and <output>/classes.txt. \
+        The same --seed gives the same files.
+        """)
+
+    @Option(help: "Output folder.")
+    var output: String = "demo"
+
+    @Option(help: "Number of images.")
+    var images: Int = 120
+
+    @Option(help: "Seed of the generator (SplitMix64).")
+    var seed: UInt64 = 0
+
+    @Option(help: "Smallest image width (heights are 3/4 of the width range).")
+    var minSide: Int = 256
+
+    @Option(help: "Largest image width.")
+    var maxSide: Int = 416
+
+    @Option(help: "JPEG quality (1-100).")
+    var quality: Int = 92
+
+    @Option(help: "Devkit year.")
+    var year: String = "2007"
+
+    func validate() throws {
+        guard images >= 1 else { throw ValidationError("--images must be at least 1") }
+        guard minSide >= 64, maxSide >= minSide else { throw ValidationError("need 64 <= --min-side <= --max-side") }
+        guard (1...100).contains(quality) else { throw ValidationError("--quality must be in 1...100") }
+    }
+
+    func run() throws {
+        var options = DemoData.Options()
+        options.images = images
+        options.minSide = minSide
+        options.maxSide = maxSide
+        options.jpegQuality = quality
+        options.year = year
+        var rng = SplitMix64(seed: seed)
+        do {
+            let s = try DemoData.generate(into: output, options: options, using: &rng)
+            let objects = DemoData.classNames.map { "\($0) \(s.objects[$0, default: 0])" }.joined(separator: ", ")
+            print("Wrote \(s.images) images to \(s.devkit) (\(objects); \(s.difficult) difficult)")
+            print("Classes file: \(s.classesFile)")
+        } catch let error as DatasetError {
+            let line = Array("demo-data: \(error)\n".utf8)
+            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            throw ExitCode.failure
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import ArgumentParser
+import Datasets
+import Tensor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes the ImageSets split of a VOCdevkit and the `2007_train.txt` / `2007_val.txt`
+/// annotation lines, like the reference voc_annotation.py, with flags instead of constants.
+@main
+struct VOCAnnotationCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "voc-annotation",
+        abstract: "Split a Pascal VOC devkit and write the annotation lines used for training.",
+        discussion: """
+        Mode 1 writes VOC<year>/ImageSets/Main/{trainval,train,val,test}.txt; mode 2 writes \
+        <year>_train.txt and <year>_val.txt (one image per line: absolute path, then \
+        x1,y1,x2,y2,class for each object) into --output-dir from those lists; mode 0 does both.
+        The split is reproducible: ids sorted, a Fisher-Yates shuffle driven by SplitMix64 \
+        seeded with --seed, the first int(n*trainval) ids are trainval and the first \
+        int(trainval*train) of those are train. Objects marked difficult and objects of classes \
+        not in --classes are left out of the lines.
+        """)
+
+    @Argument(help: "The VOCdevkit folder (holding VOC<year>/Annotations and JPEGImages).")
+    var devkit: String = "VOCdevkit"
+
+    @Option(help: "0: split and write lines; 1: split only; 2: lines only (from existing ImageSets).")
+    var mode: Int = 0
+
+    @Option(help: "Classes file, one name per line (line index = class id).")
+    var classes: String = "data/voc_classes.txt"
+
+    @Option(help: "Fraction of the images in trainval (the rest is test).")
+    var trainvalPercent: Double = 0.9
+
+    @Option(help: "Fraction of trainval in train (the rest is val).")
+    var trainPercent: Double = 0.9
+
+    @Option(help: "Devkit year: reads VOC<year>/ and writes <year>_train.txt.")
+    var year: String = "2007"
+
+    @Option(help: "Seed of the split's shuffle.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Folder for <year>_train.txt and <year>_val.txt.")
+    var outputDir: String = "."
+
+    @Flag(help: "Report suspicious boxes (zero area, xmax < xmin, outside the image) and decode every image of train, val and test, comparing its size with the XML. Boxes stay in the lines, as the reference writes them.")
+    var check = false
+
+    @Option(help: "Threads for --check's image decoding (default: all cores).")
+    var threads: Int = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+
+    func validate() throws {
+        guard (0...2).contains(mode) else { throw ValidationError("--mode must be 0, 1 or 2") }
+        guard (0...1).contains(trainvalPercent), (0...1).contains(trainPercent) else {
+            throw ValidationError("--trainval-percent and --train-percent must be in [0, 1]")
+        }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        do {
+            try runChecked()
+        } catch let error as DatasetError {
+            printError("\(error)")
+            throw ExitCode.failure
+        } catch let error as ToolError {
+            printError(error.message)
+            throw ExitCode.failure
+        }
+    }
+
+    func runChecked() throws {
+        let kit = VOCDevkit(root: devkit, year: year)
+        guard FileIO.isDirectory(kit.yearDirectory) else {
+            throw ToolError("\(kit.yearDirectory): not found (expected <devkit>/VOC\(year) with Annotations and JPEGImages)")
+        }
+        if mode != 1, kit.root.contains(where: { $0.isWhitespace }) {
+            throw ToolError("\(kit.root): the devkit path contains whitespace, which the annotation-lines format cannot hold; move it to a path without spaces")
+        }
+        let classList = mode != 1 ? try ClassList.load(classes) : nil
+        let imageFiles = try kit.imageFiles()
+
+        if mode == 0 || mode == 1 {
+            print("Generate txt in ImageSets.")
+            let xmlIDs = try kit.annotationIDs()
+            let xmlSet = Set(xmlIDs)
+            let noImage = xmlIDs.filter { imageFiles[$0] == nil }
+            let noXML = imageFiles.keys.filter { !xmlSet.contains($0) }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            report(noImage, "annotation(s) without an image in \(kit.imagesDirectory), left out")
+            report(noXML, "image(s) without an annotation in \(kit.annotationsDirectory), ignored")
+            let usable = xmlIDs.filter { imageFiles[$0] != nil }
+            if usable.isEmpty { throw ToolError("\(kit.annotationsDirectory): no annotation with a matching image") }
+            var rng = SplitMix64(seed: seed)
+            let split = VOCSplit.make(ids: usable, trainvalPercent: trainvalPercent, trainPercent: trainPercent, using: &rng)
+            print("train and val size \(split.trainval.count)")
+            print("train size \(split.train.count)")
+            print("val size \(split.val.count)")
+            print("test size \(split.test.count)")
+            try kit.writeImageSets(split)
+            print("Generate txt in ImageSets done.")
+        }
+
+        if mode == 0 || mode == 2, let classList {
+            print("Generate \(year)_train.txt and \(year)_val.txt for train.")
+            var results: [(name: String, conversion: VOCConversion)] = []
+            for set in ["train", "val"] {
+                let ids = try kit.readImageSet(set)
+                let conversion = try kit.convert(ids: ids, classes: classList, imageFiles: imageFiles,
+                                                 checkBoxes: check, decodeImages: check, threads: threads)
+                results.append((set, conversion))
+            }
+            var counts = [Int](repeating: 0, count: classList.count)
+            var unknown: [String: Int] = [:]
+            var difficult = 0
+            for (_, c) in results {
+                for (i, n) in c.classCounts.enumerated() { counts[i] += n }
+                for (k, n) in c.unknownNames { unknown[k, default: 0] += n }
+                difficult += c.difficultSkipped
+                report(c.missingImages, "id(s) listed in ImageSets without an image, left out")
+            }
+            if counts.reduce(0, +) == 0 {
+                let seen = unknown.keys.sorted().prefix(10).joined(separator: ", ")
+                throw ToolError("no objects of the classes in \(classes) were found in the annotations (names found: \(seen.isEmpty ? "none" : seen)); check the classes file. Nothing was written.")
+            }
+            try FileIO.makeDirectories(outputDir)
+            for (name, c) in results {
+                let path = FileIO.join(outputDir, "\(year)_\(name).txt")
+                try AnnotationLines.write(c.lines, to: path)
+                print("Wrote \(c.lines.count) lines to \(path)")
+            }
+            print("Generate \(year)_train.txt and \(year)_val.txt for train done.")
+            printTable(classList: classList, counts: counts)
+            if difficult > 0 { print("Left out \(difficult) object(s) marked difficult.") }
+            if !unknown.isEmpty {
+                let list = unknown.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", ")
+                print("warning: left out \(unknown.values.reduce(0, +)) object(s) of classes not in \(classes): \(list)")
+            }
+            let trainImages = results[0].conversion.lines.count
+            if trainImages <= 500 {
+                print("warning: only \(trainImages) training images (500 or fewer): train for more epochs to get enough gradient steps.")
+            }
+            if check {
+                // The check covers the test images too, which no line refers to.
+                var checked = results.map { $0.conversion }
+                if let testIDs = try? kit.readImageSet("test") {
+                    checked.append(try kit.convert(ids: testIDs, classes: classList, imageFiles: imageFiles,
+                                                   checkBoxes: true, decodeImages: true, threads: threads))
+                }
+                printCheck(checked)
+            }
+        }
+    }
+
+    func printTable(classList: ClassList, counts: [Int]) {
+        let rows = classList.names.enumerated().compactMap { i, n in n.map { ($0, String(counts[i])) } }
+        let w1 = max(5, rows.map { $0.0.count }.max() ?? 0)
+        let w2 = max(5, rows.map { $0.1.count }.max() ?? 0)
+        func pad(_ s: String, _ w: Int, right: Bool = false) -> String {
+            let fill = String(repeating: " ", count: max(0, w - s.count))
+            return right ? fill + s : s + fill
+        }
+        let rule = "+" + String(repeating: "-", count: w1 + 2) + "+" + String(repeating: "-", count: w2 + 2) + "+"
+        print(rule)
+        print("| \(pad("class", w1)) | \(pad("count", w2, right: true)) |")
+        print(rule)
+        for (n, c) in rows { print("| \(pad(n, w1)) | \(pad(c, w2, right: true)) |") }
+        print(rule)
+    }
+
+    func printCheck(_ conversions: [VOCConversion]) {
+        let suspicious = conversions.flatMap { $0.suspicious }
+        let mismatches = conversions.flatMap { $0.imageMismatches }
+        print("Check: \(suspicious.count) suspicious box(es), \(mismatches.count) image problem(s).")
+        for s in suspicious {
+            let size = s.imageSize.map { " in \($0.width)x\($0.height)" } ?? ""
+            let problems = s.problems.map { $0.rawValue }.joined(separator: ", ")
+            print("  \(s.id): \(s.objectName) [\(s.box.xmin),\(s.box.ymin),\(s.box.xmax),\(s.box.ymax)]\(size): \(problems)")
+        }
+        for m in mismatches { print("  \(m.imagePath): \(m.message)") }
+    }
+
+    func report(_ names: [String], _ what: String) {
+        guard !names.isEmpty else { return }
+        let shown = names.prefix(20).joined(separator: ", ")
+        let more = names.count > 20 ? ", ... (\(names.count - 20) more)" : ""
+        printError("warning: \(names.count) \(what): \(shown)\(more)")
+    }
+}
+
+struct ToolError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+func printError(_ s: String) {
+    let line = Array("voc-annotation: \(s)\n".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
