@@ -85,92 +85,6 @@ int detr_jpeg_info(const uint8_t *data, size_t size, int *width, int *height, in
     return 0;
 }
 
-int detr_jpeg_decode(const uint8_t *data, size_t size, uint8_t **out, int *width, int *height,
-                     char *errbuf) {
-    struct jpeg_decompress_struct cinfo;
-    struct jpeg_err_ctx err;
-    uint8_t *volatile pixels = NULL;
-    uint8_t *volatile row = NULL;
-    memset(&cinfo, 0, sizeof(cinfo));
-    init_jpeg_errors(&err);
-    cinfo.err = &err.pub;
-    *out = NULL;
-    if (setjmp(err.jump)) {
-        set_err(errbuf, err.message);
-        jpeg_destroy_decompress(&cinfo);
-        free(pixels);
-        free(row);
-        return 1;
-    }
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, data, (unsigned long)size);
-    jpeg_read_header(&cinfo, TRUE);
-
-    int cmyk = (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK);
-    cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
-    jpeg_start_decompress(&cinfo);
-
-    const size_t w = cinfo.output_width, h = cinfo.output_height;
-    if (w == 0 || h == 0 || w > 65500 || h > 65500) {
-        set_err(errbuf, "image has an invalid size");
-        jpeg_destroy_decompress(&cinfo);
-        return 1;
-    }
-    pixels = (uint8_t *)malloc(w * h * 3);
-    if (cmyk) row = (uint8_t *)malloc(w * 4);
-    if (!pixels || (cmyk && !row)) {
-        set_err(errbuf, "out of memory");
-        jpeg_destroy_decompress(&cinfo);
-        free(pixels);
-        free(row);
-        return 1;
-    }
-    // Adobe writes CMYK inverted; PIL reads such files as "CMYK;I" (inverting on load).
-    const int inverted = cinfo.saw_Adobe_marker;
-    while (cinfo.output_scanline < h) {
-        const size_t y = cinfo.output_scanline;
-        if (!cmyk) {
-            JSAMPROW dst = pixels + y * w * 3;
-            jpeg_read_scanlines(&cinfo, &dst, 1);
-        } else {
-            JSAMPROW src = row;
-            jpeg_read_scanlines(&cinfo, &src, 1);
-            uint8_t *dst = pixels + y * w * 3;
-            for (size_t x = 0; x < w; x++) {
-                unsigned c = row[4 * x], m = row[4 * x + 1], ye = row[4 * x + 2], k = row[4 * x + 3];
-                if (inverted) {
-                    c = 255 - c; m = 255 - m; ye = 255 - ye; k = 255 - k;
-                }
-                // PIL's cmyk2rgb: channel = (255 - ink) * (255 - k) / 255, rounded.
-                unsigned nk = 255 - k;
-                dst[3 * x] = (uint8_t)muldiv255(255 - c, nk);
-                dst[3 * x + 1] = (uint8_t)muldiv255(255 - m, nk);
-                dst[3 * x + 2] = (uint8_t)muldiv255(255 - ye, nk);
-            }
-        }
-        if (err.truncated) break;
-    }
-    if (err.truncated) {
-        set_err(errbuf, err.message[0] ? err.message : "premature end of JPEG data");
-        jpeg_destroy_decompress(&cinfo);
-        free(pixels);
-        free(row);
-        return 1;
-    }
-    jpeg_finish_decompress(&cinfo);
-    jpeg_destroy_decompress(&cinfo);
-    free(row);
-    if (err.truncated) {
-        set_err(errbuf, err.message);
-        free(pixels);
-        return 1;
-    }
-    *out = pixels;
-    *width = (int)w;
-    *height = (int)h;
-    return 0;
-}
-
 int detr_jpeg_encode(const uint8_t *rgb, int width, int height, int quality, uint8_t **out,
                      size_t *outSize, char *errbuf) {
     struct jpeg_compress_struct cinfo;
@@ -240,81 +154,6 @@ static void png_read_cb(png_structp png, png_bytep dst, png_size_t length) {
     }
     memcpy(dst, r->data + r->offset, length);
     r->offset += length;
-}
-
-int detr_png_decode(const uint8_t *data, size_t size, uint8_t **out, int *width, int *height,
-                    char *errbuf) {
-    struct png_err_ctx err;
-    struct png_mem_reader reader = {data, size, 0};
-    png_structp png = NULL;
-    png_infop info = NULL;
-    uint8_t *volatile pixels = NULL;
-    png_bytep *volatile rows = NULL;
-    err.message[0] = 0;
-    *out = NULL;
-    if (size < 8 || png_sig_cmp((png_const_bytep)data, 0, 8) != 0) {
-        set_err(errbuf, "not a PNG file (bad signature)");
-        return 1;
-    }
-    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, png_error_cb, png_warning_cb);
-    if (!png) {
-        set_err(errbuf, "cannot create PNG reader");
-        return 1;
-    }
-    info = png_create_info_struct(png);
-    if (!info) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        set_err(errbuf, "cannot create PNG reader");
-        return 1;
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        set_err(errbuf, err.message[0] ? err.message : "corrupt PNG data");
-        png_destroy_read_struct(&png, &info, NULL);
-        free(pixels);
-        free(rows);
-        return 1;
-    }
-    png_set_read_fn(png, &reader, png_read_cb);
-    png_read_info(png, info);
-    png_uint_32 w = png_get_image_width(png, info);
-    png_uint_32 h = png_get_image_height(png, info);
-    int color = png_get_color_type(png, info);
-    int depth = png_get_bit_depth(png, info);
-    if (w == 0 || h == 0 || w > 65500 || h > 65500) {
-        png_error(png, "image has an invalid size");
-    }
-    if (depth == 16) png_set_strip_16(png);  // keep the high byte, as PIL does for RGB;16B
-    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
-    if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-    if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
-    if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
-    // Palette + tRNS expands to RGBA (alpha dropped below); gray/RGB tRNS is not expanded.
-    png_set_interlace_handling(png);
-    png_read_update_info(png, info);
-    size_t rowbytes = png_get_rowbytes(png, info);
-    int channels = png_get_channels(png, info);
-    if (channels != 3 && channels != 4) {
-        png_error(png, "unsupported PNG layout after conversion");
-    }
-    pixels = (uint8_t *)malloc(rowbytes * h);
-    rows = (png_bytep *)malloc(sizeof(png_bytep) * h);
-    if (!pixels || !rows) png_error(png, "out of memory");
-    for (png_uint_32 y = 0; y < h; y++) rows[y] = pixels + y * rowbytes;
-    png_read_image(png, rows);
-    png_read_end(png, NULL);
-    png_destroy_read_struct(&png, &info, NULL);
-    free(rows);
-    if (channels == 4) {
-        for (size_t i = 0, n = (size_t)w * h; i < n; i++) {
-            pixels[3 * i] = pixels[4 * i];
-            pixels[3 * i + 1] = pixels[4 * i + 1];
-            pixels[3 * i + 2] = pixels[4 * i + 2];
-        }
-    }
-    *out = pixels;
-    *width = (int)w;
-    *height = (int)h;
-    return 0;
 }
 
 struct png_mem_writer {
@@ -388,5 +227,180 @@ int detr_png_encode(const uint8_t *pixels, int width, int height, int channels, 
     png_destroy_write_struct(&png, &info);
     *out = writer.data;
     *outSize = writer.size;
+    return 0;
+}
+
+// MARK: - Two-phase readers
+
+struct detr_image_reader {
+    int isPNG;
+    // JPEG
+    struct jpeg_decompress_struct cinfo;
+    struct jpeg_err_ctx jerr;
+    int cmyk;
+    // PNG
+    png_structp png;
+    png_infop info;
+    struct png_err_ctx perr;
+    struct png_mem_reader pmem;
+    int width, height;
+};
+
+static void reader_free(detr_image_reader *r) {
+    if (!r) return;
+    if (r->isPNG) {
+        if (r->png) png_destroy_read_struct(&r->png, r->info ? &r->info : NULL, NULL);
+    } else {
+        jpeg_destroy_decompress(&r->cinfo);
+    }
+    free(r);
+}
+
+void detr_image_close(detr_image_reader *reader) { reader_free(reader); }
+
+int detr_image_open(const uint8_t *data, size_t size, int isPNG, detr_image_reader **out,
+                    int *width, int *height, char *errbuf) {
+    *out = NULL;
+    detr_image_reader *r = (detr_image_reader *)calloc(1, sizeof(detr_image_reader));
+    if (!r) {
+        set_err(errbuf, "out of memory");
+        return 1;
+    }
+    r->isPNG = isPNG;
+    if (!isPNG) {
+        init_jpeg_errors(&r->jerr);
+        r->cinfo.err = &r->jerr.pub;
+        if (setjmp(r->jerr.jump)) {
+            set_err(errbuf, r->jerr.message);
+            reader_free(r);
+            return 1;
+        }
+        jpeg_create_decompress(&r->cinfo);
+        jpeg_mem_src(&r->cinfo, data, (unsigned long)size);
+        jpeg_read_header(&r->cinfo, TRUE);
+        r->cmyk = (r->cinfo.jpeg_color_space == JCS_CMYK || r->cinfo.jpeg_color_space == JCS_YCCK);
+        r->cinfo.out_color_space = r->cmyk ? JCS_CMYK : JCS_RGB;
+        jpeg_start_decompress(&r->cinfo);
+        r->width = (int)r->cinfo.output_width;
+        r->height = (int)r->cinfo.output_height;
+    } else {
+        if (size < 8 || png_sig_cmp((png_const_bytep)data, 0, 8) != 0) {
+            set_err(errbuf, "not a PNG file (bad signature)");
+            free(r);
+            return 1;
+        }
+        r->pmem.data = data;
+        r->pmem.size = size;
+        r->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r->perr, png_error_cb, png_warning_cb);
+        if (r->png) r->info = png_create_info_struct(r->png);
+        if (!r->png || !r->info) {
+            set_err(errbuf, "cannot create PNG reader");
+            reader_free(r);
+            return 1;
+        }
+        if (setjmp(png_jmpbuf(r->png))) {
+            set_err(errbuf, r->perr.message[0] ? r->perr.message : "corrupt PNG data");
+            reader_free(r);
+            return 1;
+        }
+        png_set_read_fn(r->png, &r->pmem, png_read_cb);
+        png_read_info(r->png, r->info);
+        png_uint_32 w = png_get_image_width(r->png, r->info);
+        png_uint_32 h = png_get_image_height(r->png, r->info);
+        int color = png_get_color_type(r->png, r->info);
+        int depth = png_get_bit_depth(r->png, r->info);
+        if (depth == 16) png_set_strip_16(r->png);  // keep the high byte (PIL's RGB;16B)
+        if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(r->png);
+        if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(r->png);
+        if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(r->png);
+        // Alpha (and palette tRNS, which palette expansion turns into alpha) is dropped, as
+        // PIL's convert('RGB') does: no compositing.
+        png_set_strip_alpha(r->png);
+        png_set_interlace_handling(r->png);
+        png_read_update_info(r->png, r->info);
+        if (png_get_channels(r->png, r->info) != 3 || png_get_rowbytes(r->png, r->info) != (size_t)w * 3) {
+            png_error(r->png, "unsupported PNG layout after conversion");
+        }
+        r->width = (int)w;
+        r->height = (int)h;
+    }
+    if (r->width <= 0 || r->height <= 0 || r->width > 65500 || r->height > 65500) {
+        set_err(errbuf, "image has an invalid size");
+        reader_free(r);
+        return 1;
+    }
+    *width = r->width;
+    *height = r->height;
+    *out = r;
+    return 0;
+}
+
+int detr_image_read(detr_image_reader *r, uint8_t *out, char *errbuf) {
+    const size_t w = (size_t)r->width, h = (size_t)r->height;
+    if (r->isPNG) {
+        png_bytep *volatile rows = (png_bytep *)malloc(sizeof(png_bytep) * h);
+        if (!rows) {
+            set_err(errbuf, "out of memory");
+            reader_free(r);
+            return 1;
+        }
+        if (setjmp(png_jmpbuf(r->png))) {
+            set_err(errbuf, r->perr.message[0] ? r->perr.message : "corrupt PNG data");
+            free(rows);
+            reader_free(r);
+            return 1;
+        }
+        for (size_t y = 0; y < h; y++) rows[y] = out + y * w * 3;
+        png_read_image(r->png, rows);
+        png_read_end(r->png, NULL);
+        free(rows);
+        reader_free(r);
+        return 0;
+    }
+    uint8_t *volatile row = NULL;
+    if (setjmp(r->jerr.jump)) {
+        set_err(errbuf, r->jerr.message);
+        free(row);
+        reader_free(r);
+        return 1;
+    }
+    if (r->cmyk) {
+        row = (uint8_t *)malloc(w * 4);
+        if (!row) {
+            set_err(errbuf, "out of memory");
+            reader_free(r);
+            return 1;
+        }
+    }
+    const int inverted = r->cinfo.saw_Adobe_marker;
+    while (r->cinfo.output_scanline < h && !r->jerr.truncated) {
+        const size_t y = r->cinfo.output_scanline;
+        if (!r->cmyk) {
+            JSAMPROW dst = out + y * w * 3;
+            jpeg_read_scanlines(&r->cinfo, &dst, 1);
+        } else {
+            JSAMPROW src = row;
+            jpeg_read_scanlines(&r->cinfo, &src, 1);
+            uint8_t *dst = out + y * w * 3;
+            for (size_t x = 0; x < w; x++) {
+                unsigned c = row[4 * x], m = row[4 * x + 1], ye = row[4 * x + 2], k = row[4 * x + 3];
+                if (inverted) {
+                    c = 255 - c; m = 255 - m; ye = 255 - ye; k = 255 - k;
+                }
+                unsigned nk = 255 - k;
+                dst[3 * x] = (uint8_t)muldiv255(255 - c, nk);
+                dst[3 * x + 1] = (uint8_t)muldiv255(255 - m, nk);
+                dst[3 * x + 2] = (uint8_t)muldiv255(255 - ye, nk);
+            }
+        }
+    }
+    if (!r->jerr.truncated) jpeg_finish_decompress(&r->cinfo);
+    free(row);
+    if (r->jerr.truncated) {
+        set_err(errbuf, r->jerr.message[0] ? r->jerr.message : "premature end of JPEG data");
+        reader_free(r);
+        return 1;
+    }
+    reader_free(r);
     return 0;
 }

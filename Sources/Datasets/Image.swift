@@ -74,28 +74,32 @@ public enum ImageIO {
     /// in error messages.
     public static func decode(_ bytes: [UInt8], path: String) throws -> RGBImage {
         let format = ImageFormat.sniff(bytes)
-        var out: UnsafeMutablePointer<UInt8>? = nil
-        var w: Int32 = 0, h: Int32 = 0
-        var err = [CChar](repeating: 0, count: Int(DETR_IMAGE_ERRLEN))
-        let rc: Int32
         switch format {
-        case .jpeg:
-            rc = bytes.withUnsafeBufferPointer { detr_jpeg_decode($0.baseAddress, $0.count, &out, &w, &h, &err) }
-        case .png:
-            rc = bytes.withUnsafeBufferPointer { detr_png_decode($0.baseAddress, $0.count, &out, &w, &h, &err) }
+        case .jpeg, .png: break
         case .unknown:
             throw DatasetError.unsupportedImageFormat(
                 path: path, detected: bytes.isEmpty ? "empty file" : "unrecognised leading bytes")
         default:
             throw DatasetError.unsupportedImageFormat(path: path, detected: format.rawValue)
         }
-        guard rc == 0, let px = out else {
-            throw DatasetError.corruptImage(path: path, format: format.rawValue, reason: message(err))
+        var err = [CChar](repeating: 0, count: Int(DETR_IMAGE_ERRLEN))
+        return try bytes.withUnsafeBufferPointer { buf in
+            // Phase 1: the header gives the size; phase 2 decodes straight into the array.
+            var reader: OpaquePointer? = nil
+            var w: Int32 = 0, h: Int32 = 0
+            guard detr_image_open(buf.baseAddress, buf.count, format == .png ? 1 : 0, &reader, &w, &h, &err) == 0,
+                  let reader else {
+                throw DatasetError.corruptImage(path: path, format: format.rawValue, reason: message(err))
+            }
+            let count = Int(w) * Int(h) * 3
+            let pixels = try [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+                guard detr_image_read(reader, out.baseAddress, &err) == 0 else {
+                    throw DatasetError.corruptImage(path: path, format: format.rawValue, reason: message(err))
+                }
+                initialized = count
+            }
+            return RGBImage(width: Int(w), height: Int(h), pixels: pixels)
         }
-        defer { detr_image_free(px) }
-        let count = Int(w) * Int(h) * 3
-        let pixels = [UInt8](UnsafeBufferPointer(start: px, count: count))
-        return RGBImage(width: Int(w), height: Int(h), pixels: pixels)
     }
 
     /// Reads and decodes an image file.

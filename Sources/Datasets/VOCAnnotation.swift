@@ -174,6 +174,20 @@ enum VOCXML {
         return String(cString: n)
     }
 
+    /// Compares an element's name with `tag` without building a String.
+    static func nameIs(_ node: xmlNodePtr, _ tag: String) -> Bool {
+        guard let n = node.pointee.name else { return false }
+        var tag = tag
+        return tag.withUTF8 { t in
+            var i = 0
+            while i < t.count {
+                if n[i] != t[i] { return false }
+                i += 1
+            }
+            return n[i] == 0
+        }
+    }
+
     static func isElement(_ node: xmlNodePtr) -> Bool {
         node.pointee.type == XML_ELEMENT_NODE
     }
@@ -182,7 +196,7 @@ enum VOCXML {
     static func child(_ node: xmlNodePtr, _ tag: String) -> xmlNodePtr? {
         var c = node.pointee.children
         while let cur = c {
-            if isElement(cur) && name(cur) == tag { return cur }
+            if isElement(cur) && nameIs(cur, tag) { return cur }
             c = cur.pointee.next
         }
         return nil
@@ -231,7 +245,7 @@ enum VOCXML {
         var c = node.pointee.children
         while let cur = c {
             if isElement(cur) {
-                if name(cur) == tag { try body(cur) }
+                if nameIs(cur, tag) { try body(cur) }
                 try forEachElement(named: tag, under: cur, body)
             }
             c = cur.pointee.next
@@ -240,7 +254,18 @@ enum VOCXML {
 }
 
 extension String {
+    /// Strips surrounding whitespace (as Python's `str.strip()`); ASCII fast path.
     func trimmingWhitespace() -> String {
+        let fast: String? = utf8.withContiguousStorageIfAvailable { b -> String? in
+            var lo = 0, hi = b.count
+            func ws(_ c: UInt8) -> Bool { c == 0x20 || (c >= 0x09 && c <= 0x0D) }
+            while lo < hi, ws(b[lo]) { lo += 1 }
+            while hi > lo, ws(b[hi - 1]) { hi -= 1 }
+            if (lo < hi && (b[lo] >= 0x80 || b[hi - 1] >= 0x80)) { return nil }  // maybe Unicode space
+            if lo == 0 && hi == b.count { return self }
+            return String(decoding: UnsafeBufferPointer(rebasing: b[lo..<hi]), as: UTF8.self)
+        } ?? nil
+        if let fast { return fast }
         let scalars = unicodeScalars
         var start = scalars.startIndex
         var end = scalars.endIndex

@@ -11,13 +11,20 @@ extern "C" {
 /// Size of the error-message buffers the functions below fill.
 #define DETR_IMAGE_ERRLEN 256
 
-/// Decodes a JPEG held in memory to 8-bit interleaved RGB (gray is replicated, CMYK/YCCK is
-/// converted the way PIL's convert('RGB') does). On success returns 0 and sets *out (malloc'd,
-/// width*height*3 bytes; free with detr_image_free), *width and *height. On failure returns
-/// non-zero and writes a message to errbuf. A truncated stream ("premature end") is an error,
-/// as in PIL; libjpeg's other recoverable warnings are ignored, as in PIL.
-int detr_jpeg_decode(const uint8_t *data, size_t size, uint8_t **out, int *width, int *height,
-                     char *errbuf);
+/// Decoding (JPEG or PNG held in memory) to 8-bit interleaved RGB. JPEG: gray is replicated,
+/// CMYK/YCCK converted as PIL's convert('RGB') does; a truncated stream ("premature end") is an
+/// error, as in PIL, while libjpeg's other recoverable warnings are ignored, as in PIL.
+/// PNG: palette expanded, gray replicated, 16-bit reduced to its high byte, alpha dropped (no
+/// compositing), gamma ignored. Errors are returned as non-zero codes with a message in errbuf.
+///
+/// Two-phase decoding straight into a caller-owned buffer (no intermediate copy):
+/// `open` reads the header and gives the size; `read` decodes w*h*3 RGB bytes into `out` and
+/// frees the reader (whatever it returns); `close` frees a reader that will not be read.
+typedef struct detr_image_reader detr_image_reader;
+int detr_image_open(const uint8_t *data, size_t size, int isPNG, detr_image_reader **reader,
+                    int *width, int *height, char *errbuf);
+int detr_image_read(detr_image_reader *reader, uint8_t *out, char *errbuf);
+void detr_image_close(detr_image_reader *reader);
 
 /// Reads only the JPEG header: width, height and the number of components.
 int detr_jpeg_info(const uint8_t *data, size_t size, int *width, int *height, int *components,
@@ -26,11 +33,6 @@ int detr_jpeg_info(const uint8_t *data, size_t size, int *width, int *height, in
 /// Encodes interleaved RGB to a baseline JPEG with 4:2:0 subsampling at `quality` (1..100).
 int detr_jpeg_encode(const uint8_t *rgb, int width, int height, int quality, uint8_t **out,
                      size_t *outSize, char *errbuf);
-
-/// Decodes a PNG held in memory to 8-bit interleaved RGB: palette expanded, gray replicated,
-/// 16-bit reduced to its high byte, alpha dropped (no compositing), gamma ignored.
-int detr_png_decode(const uint8_t *data, size_t size, uint8_t **out, int *width, int *height,
-                    char *errbuf);
 
 /// Encodes interleaved 8-bit data with `channels` 1 (gray), 3 (RGB) or 4 (RGBA) to PNG.
 int detr_png_encode(const uint8_t *pixels, int width, int height, int channels, uint8_t **out,
