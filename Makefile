@@ -4,7 +4,7 @@
 # Both install missing Debian packages first (apt-get; needs root or sudo).
 
 SWIFT ?= swift
-DEB_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libxml2-dev pkg-config
+DEB_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libxml2-dev libcairo2-dev libdnnl-dev pkg-config
 DEMO_DIR ?= demo
 DEMO_IMAGES ?= 120
 SEED ?= 0

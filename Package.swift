@@ -28,16 +28,20 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CXML2", path: "Sources/CXML2", pkgConfig: "libxml-2.0",
                        providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
+                       providers: [.apt(["libcairo2-dev"])]),
+        // oneDNN has no pkg-config file; its header is on the default include path.
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // libjpeg and libpng report errors with longjmp; this C target catches them with setjmp
         // and turns them into return codes and messages.
         .target(name: "CImageShim", dependencies: ["CJPEG", "CPNG"], path: "Sources/CImageShim",
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
 
-        .target(name: "Tensor", dependencies: ["COpenBLAS"]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CDNNL"]),
         .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "Datasets", dependencies: ["CImageShim", "CXML2"]),
         .target(name: "Augment", dependencies: ["Datasets", "Tensor"]),
-        .target(name: "Eval", dependencies: ["Datasets"]),
+        .target(name: "Eval", dependencies: ["Datasets", "CCairo"]),
         .target(name: "Model", dependencies: ["NN", "Tensor"]),
 
         .executableTarget(name: "voc-annotation", dependencies: [
