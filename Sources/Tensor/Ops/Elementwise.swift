@@ -1,0 +1,237 @@
+import Foundation
+
+// MARK: - Kernels
+
+/// The shape two shapes broadcast to (numpy rules), or nil.
+public func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int]? {
+    let n = max(a.count, b.count)
+    var out = [Int](repeating: 1, count: n)
+    for i in 0..<n {
+        let da = i < n - a.count ? 1 : a[i - (n - a.count)]
+        let db = i < n - b.count ? 1 : b[i - (n - b.count)]
+        if da == db || db == 1 { out[i] = da } else if da == 1 { out[i] = db } else { return nil }
+    }
+    return out
+}
+
+/// Strides to read a tensor of `shape` as if broadcast to `out` (0 along broadcast dims).
+func broadcastStrides(_ shape: [Int], to out: [Int]) -> [Int] {
+    let s = Tensor.contiguousStrides(shape)
+    let offset = out.count - shape.count
+    return (0..<out.count).map { i in
+        i < offset ? 0 : (shape[i - offset] == 1 && out[i] != 1 ? 0 : s[i - offset])
+    }
+}
+
+/// Applies `f` elementwise to `a` and `b` broadcast together.
+@inline(__always)
+func binaryKernel(_ a: Tensor, _ b: Tensor, _ name: String, _ f: (Float, Float) -> Float) -> Tensor {
+    if a.shape == b.shape {
+        let out = Tensor.empty(a.shape)
+        let pa = a.data, pb = b.data, po = out.data
+        Threads.parallelFor(a.count) { r in
+            for i in r { po[i] = f(pa[i], pb[i]) }
+        }
+        return out
+    }
+    guard let shape = broadcastShape(a.shape, b.shape) else {
+        preconditionFailure("\(name): shapes \(a.shape) and \(b.shape) do not broadcast")
+    }
+    let out = Tensor.empty(shape)
+    let po = out.data, pa = a.data, pb = b.data
+    if b.count == 1 {
+        let v = pb[0]
+        Threads.parallelFor(out.count) { r in for i in r { po[i] = f(pa[i], v) } }
+        return out
+    }
+    if a.count == 1 {
+        let v = pa[0]
+        Threads.parallelFor(out.count) { r in for i in r { po[i] = f(v, pb[i]) } }
+        return out
+    }
+    // General case: odometer over the outer dimensions, a strided inner loop over the last.
+    let sa = broadcastStrides(a.shape, to: shape), sb = broadcastStrides(b.shape, to: shape)
+    let rank = shape.count
+    let inner = shape[rank - 1]
+    let rows = out.count / max(inner, 1)
+    let ia = sa[rank - 1], ib = sb[rank - 1]
+    Threads.parallelFor(rows, costPerItem: inner) { r in
+        for row in r {
+            var rem = row, oa = 0, ob = 0
+            for d in stride(from: rank - 2, through: 0, by: -1) {
+                let idx = rem % shape[d]
+                rem /= shape[d]
+                oa += idx * sa[d]
+                ob += idx * sb[d]
+            }
+            let o = po + row * inner
+            if ia == 1 && ib == 1 {
+                for j in 0..<inner { o[j] = f(pa[oa + j], pb[ob + j]) }
+            } else if ia == 1 && ib == 0 {
+                let v = pb[ob]
+                for j in 0..<inner { o[j] = f(pa[oa + j], v) }
+            } else if ia == 0 && ib == 1 {
+                let v = pa[oa]
+                for j in 0..<inner { o[j] = f(v, pb[ob + j]) }
+            } else {
+                for j in 0..<inner { o[j] = f(pa[oa + j * ia], pb[ob + j * ib]) }
+            }
+        }
+    }
+    return out
+}
+
+/// Applies `f` to every element.
+@inline(__always)
+func unaryKernel(_ a: Tensor, _ f: (Float) -> Float) -> Tensor {
+    let out = Tensor.empty(a.shape)
+    let pa = a.data, po = out.data
+    Threads.parallelFor(a.count, costPerItem: 4) { r in for i in r { po[i] = f(pa[i]) } }
+    return out
+}
+
+// MARK: - Binary ops
+
+extension Tensor {
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        let out = binaryKernel(a, b, "add", +)
+        return record(out, "add", [a, b]) { g in [g.unbroadcast(to: a.shape), g.unbroadcast(to: b.shape)] }
+    }
+
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        let out = binaryKernel(a, b, "sub", -)
+        return record(out, "sub", [a, b]) { g in [g.unbroadcast(to: a.shape), (-g).unbroadcast(to: b.shape)] }
+    }
+
+    public static func * (a: Tensor, b: Tensor) -> Tensor {
+        let out = binaryKernel(a, b, "mul", *)
+        return record(out, "mul", [a, b]) { g in
+            [a.requiresGrad ? (g * b).unbroadcast(to: a.shape) : nil,
+             b.requiresGrad ? (g * a).unbroadcast(to: b.shape) : nil]
+        }
+    }
+
+    public static func / (a: Tensor, b: Tensor) -> Tensor {
+        let out = binaryKernel(a, b, "div", /)
+        return record(out, "div", [a, b]) { g in
+            [a.requiresGrad ? (g / b).unbroadcast(to: a.shape) : nil,
+             b.requiresGrad ? (-(g * a) / (b * b)).unbroadcast(to: b.shape) : nil]
+        }
+    }
+
+    public static func + (a: Tensor, s: Float) -> Tensor {
+        let out = unaryKernel(a) { $0 + s }
+        return record(out, "add_scalar", [a]) { g in [g] }
+    }
+
+    public static func + (s: Float, a: Tensor) -> Tensor { a + s }
+    public static func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
+
+    public static func - (s: Float, a: Tensor) -> Tensor {
+        let out = unaryKernel(a) { s - $0 }
+        return record(out, "rsub_scalar", [a]) { g in [-g] }
+    }
+
+    public static func * (a: Tensor, s: Float) -> Tensor {
+        let out = unaryKernel(a) { $0 * s }
+        return record(out, "mul_scalar", [a]) { g in [g * s] }
+    }
+
+    public static func * (s: Float, a: Tensor) -> Tensor { a * s }
+    public static func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
+
+    public static prefix func - (a: Tensor) -> Tensor {
+        let out = unaryKernel(a) { -$0 }
+        return record(out, "neg", [a]) { g in [-g] }
+    }
+
+    /// Elementwise maximum (gradient to the larger; ties to `a`).
+    public func maximum(_ b: Tensor) -> Tensor {
+        let a = self
+        let out = binaryKernel(a, b, "maximum") { Swift.max($0, $1) }
+        return Tensor.record(out, "maximum", [a, b]) { g in
+            let maskA = binaryKernel(a, b, "maximum") { $0 >= $1 ? 1 : 0 }
+            return [(g * maskA).unbroadcast(to: a.shape), (g * (1 - maskA)).unbroadcast(to: b.shape)]
+        }
+    }
+
+    /// Elementwise minimum (gradient to the smaller; ties to `a`).
+    public func minimum(_ b: Tensor) -> Tensor {
+        let a = self
+        let out = binaryKernel(a, b, "minimum") { Swift.min($0, $1) }
+        return Tensor.record(out, "minimum", [a, b]) { g in
+            let maskA = binaryKernel(a, b, "minimum") { $0 <= $1 ? 1 : 0 }
+            return [(g * maskA).unbroadcast(to: a.shape), (g * (1 - maskA)).unbroadcast(to: b.shape)]
+        }
+    }
+}
+
+// MARK: - Unary ops
+
+extension Tensor {
+    public func exp() -> Tensor {
+        let out = unaryKernel(self) { Foundation.exp($0) }
+        return Tensor.record(out, "exp", [self]) { g in [g * out] }
+    }
+
+    public func log() -> Tensor {
+        let a = self
+        let out = unaryKernel(a) { Foundation.log($0) }
+        return Tensor.record(out, "log", [a]) { g in [g / a] }
+    }
+
+    public func sqrt() -> Tensor {
+        let out = unaryKernel(self) { $0.squareRoot() }
+        return Tensor.record(out, "sqrt", [self]) { g in [g / (out * 2)] }
+    }
+
+    /// `self ** p` for a constant exponent.
+    public func pow(_ p: Float) -> Tensor {
+        let a = self
+        let out = unaryKernel(a) { Foundation.pow($0, p) }
+        return Tensor.record(out, "pow", [a]) { g in [g * unaryKernel(a) { p * Foundation.pow($0, p - 1) }] }
+    }
+
+    public func abs() -> Tensor {
+        let a = self
+        let out = unaryKernel(a) { Swift.abs($0) }
+        return Tensor.record(out, "abs", [a]) { g in [g * unaryKernel(a) { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }] }
+    }
+
+    /// Clamps to [min, max] (either bound optional); gradient 1 strictly inside, as PyTorch
+    /// (which passes the gradient where min <= x <= max).
+    public func clamp(min lo: Float? = nil, max hi: Float? = nil) -> Tensor {
+        let a = self
+        let l = lo ?? -Float.infinity, h = hi ?? Float.infinity
+        let out = unaryKernel(a) { Swift.min(Swift.max($0, l), h) }
+        return Tensor.record(out, "clamp", [a]) { g in [g * unaryKernel(a) { $0 >= l && $0 <= h ? 1 : 0 }] }
+    }
+
+    public func relu() -> Tensor {
+        let out = unaryKernel(self) { Swift.max($0, 0) }
+        return Tensor.record(out, "relu", [self]) { g in [binaryKernel(g, out, "relu_backward") { $1 > 0 ? $0 : 0 }] }
+    }
+
+    public func sigmoid() -> Tensor {
+        let out = unaryKernel(self) { 1 / (1 + Foundation.exp(-$0)) }
+        return Tensor.record(out, "sigmoid", [self]) { g in [binaryKernel(g, out, "sigmoid_backward") { $0 * $1 * (1 - $1) }] }
+    }
+
+    public func tanh() -> Tensor {
+        let out = unaryKernel(self) { Foundation.tanh($0) }
+        return Tensor.record(out, "tanh", [self]) { g in [binaryKernel(g, out, "tanh_backward") { $0 * (1 - $1 * $1) }] }
+    }
+
+    /// GELU with the exact erf form (PyTorch's default `approximate='none'`).
+    public func gelu() -> Tensor {
+        let a = self
+        let out = unaryKernel(a) { 0.5 * $0 * (1 + Foundation.erf($0 * 0.70710678118654752)) }
+        return Tensor.record(out, "gelu", [a]) { g in
+            [binaryKernel(g, a, "gelu_backward") { gv, x in
+                let cdf = 0.5 * (1 + Foundation.erf(x * 0.70710678118654752))
+                let pdf = Foundation.exp(-0.5 * x * x) * 0.3989422804014327
+                return gv * (cdf + x * pdf)
+            }]
+        }
+    }
+}
