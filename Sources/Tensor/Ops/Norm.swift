@@ -1,0 +1,170 @@
+import Foundation
+
+extension Tensor {
+    /// Normalises every row of the last `rowSize` elements to zero mean and unit (biased)
+    /// variance: the shared core of layer, group and batch norm. Backward:
+    /// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)).
+    func normalizeRows(rowSize d: Int, eps: Float) -> (out: Tensor, mean: [Float], variance: [Float]) {
+        let a = self
+        precondition(d > 0 && count % d == 0, "normalize: \(count) elements are not rows of \(d)")
+        let rows = count / d
+        let out = Tensor.empty(shape)
+        var means = [Float](repeating: 0, count: rows), vars = [Float](repeating: 0, count: rows)
+        var rstds = [Float](repeating: 0, count: rows)
+        let pa = a.data, po = out.data
+        means.withUnsafeMutableBufferPointer { mp in
+            vars.withUnsafeMutableBufferPointer { vp in
+                rstds.withUnsafeMutableBufferPointer { rp in
+                    nonisolated(unsafe) let m = mp.baseAddress!, v = vp.baseAddress!, rs = rp.baseAddress!
+                    Threads.parallelFor(rows, costPerItem: d * 3) { r in
+                        for row in r {
+                            let x = pa + row * d, y = po + row * d
+                            var s = 0.0
+                            for j in 0..<d { s += Double(x[j]) }
+                            let mean = Float(s / Double(d))
+                            var q = 0.0
+                            for j in 0..<d {
+                                let c = x[j] - mean
+                                q += Double(c * c)
+                            }
+                            let variance = Float(q / Double(d))
+                            let rstd = 1 / (variance + eps).squareRoot()
+                            for j in 0..<d { y[j] = (x[j] - mean) * rstd }
+                            m[row] = mean
+                            v[row] = variance
+                            rs[row] = rstd
+                        }
+                    }
+                }
+            }
+        }
+        let result = Tensor.record(out, "normalize", [a]) { g in
+            let ga = Tensor.empty(a.shape)
+            let pg = g.data, py = out.data, pd = ga.data
+            rstds.withUnsafeBufferPointer { rp in
+                nonisolated(unsafe) let rs = rp.baseAddress!
+                Threads.parallelFor(rows, costPerItem: d * 3) { r in
+                    for row in r {
+                        let gr = pg + row * d, yr = py + row * d, dr = pd + row * d
+                        var sg: Float = 0, sgy: Float = 0
+                        for j in 0..<d {
+                            sg += gr[j]
+                            sgy += gr[j] * yr[j]
+                        }
+                        let mg = sg / Float(d), mgy = sgy / Float(d)
+                        let rstd = rs[row]
+                        for j in 0..<d { dr[j] = rstd * (gr[j] - mg - yr[j] * mgy) }
+                    }
+                }
+            }
+            return [ga]
+        }
+        return (result, means, vars)
+    }
+
+    /// Layer norm over the last dimension (PyTorch's `nn.LayerNorm(d)`): weight and bias [d].
+    public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
+        let d = shape.last ?? 1
+        var y = normalizeRows(rowSize: d, eps: eps).out
+        if let weight { y = y * weight }
+        if let bias { y = y + bias }
+        return y
+    }
+
+    /// Group norm of [N, C, ...] with `groups` groups and per-channel weight and bias [C].
+    public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
+        precondition(rank >= 2 && shape[1] % groups == 0, "groupNorm: \(shape[1]) channels in \(groups) groups")
+        let n = shape[0], c = shape[1]
+        let perGroup = count / (n * groups)
+        var y = normalizeRows(rowSize: perGroup, eps: eps).out
+        let channelShape = [1, c] + [Int](repeating: 1, count: rank - 2)
+        if let weight { y = y * weight.reshape(channelShape) }
+        if let bias { y = y + bias.reshape(channelShape) }
+        return y
+    }
+
+    /// Batch norm of [N, C, ...]. In training, normalises with the batch statistics and
+    /// updates `runningMean`/`runningVar` in place (momentum, unbiased variance, as PyTorch);
+    /// otherwise uses the running statistics.
+    public func batchNorm(weight: Tensor?, bias: Tensor?, runningMean: Tensor, runningVar: Tensor,
+                          training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
+        precondition(rank >= 2, "batchNorm: input of rank \(rank)")
+        let c = shape[1]
+        let channelShape = [1, c] + [Int](repeating: 1, count: rank - 2)
+        if !training {
+            let scale = Tensor.empty([c]), shift = Tensor.empty([c])
+            for i in 0..<c {
+                let w = weight?.data[i] ?? 1, b = bias?.data[i] ?? 0
+                let s = w / (runningVar.data[i] + eps).squareRoot()
+                scale.data[i] = s
+                shift.data[i] = b - runningMean.data[i] * s
+            }
+            if weight?.requiresGrad == true || bias?.requiresGrad == true {
+                // Keep the affine parameters in the graph.
+                let rstd = Tensor((0..<c).map { 1 / (runningVar.data[$0] + eps).squareRoot() }, shape: [c])
+                var y = (self - runningMean.reshape(channelShape)) * rstd.reshape(channelShape)
+                if let weight { y = y * weight.reshape(channelShape) }
+                if let bias { y = y + bias.reshape(channelShape) }
+                return y
+            }
+            return channelAffine(scale: scale, shift: shift)
+        }
+        // Channels first, normalise each channel's row, back to the input layout.
+        var order = Array(0..<rank)
+        order.swapAt(0, 1)
+        let perChannel = self.permute(order)
+        let (normed, means, vars) = perChannel.contiguousRows(c).normalizeRows(rowSize: count / c, eps: eps)
+        var y = normed.reshape(perChannel.shape).permute(order)
+        let m = Float(count / c)
+        for i in 0..<c {
+            runningMean.data[i] = (1 - momentum) * runningMean.data[i] + momentum * means[i]
+            let unbiased = m > 1 ? vars[i] * m / (m - 1) : vars[i]
+            runningVar.data[i] = (1 - momentum) * runningVar.data[i] + momentum * unbiased
+        }
+        if let weight { y = y * weight.reshape(channelShape) }
+        if let bias { y = y + bias.reshape(channelShape) }
+        return y
+    }
+
+    func contiguousRows(_ rows: Int) -> Tensor { reshape([rows, count / rows]) }
+
+    /// `x * scale[c] + shift[c]` over channel dimension 1 of [N, C, ...]: frozen batch norm
+    /// (FrozenBatchNorm2d with its scale and shift precomputed) in one pass.
+    public func channelAffine(scale: Tensor, shift: Tensor) -> Tensor {
+        precondition(rank >= 2 && scale.shape == [shape[1]] && shift.shape == [shape[1]],
+                     "channelAffine: scale \(scale.shape) / shift \(shift.shape) for input \(shape)")
+        let a = self
+        let n = shape[0], c = shape[1], inner = count / (n * c)
+        let out = Tensor.empty(shape)
+        let pa = a.data, po = out.data, ps = scale.data, pb = shift.data
+        Threads.parallelFor(n * c, costPerItem: inner) { r in
+            for nc in r {
+                let ch = nc % c
+                let s = ps[ch], b = pb[ch]
+                let x = pa + nc * inner, y = po + nc * inner
+                for j in 0..<inner { y[j] = x[j] * s + b }
+            }
+        }
+        return Tensor.record(out, "channel_affine", [a, scale, shift]) { g in
+            let ga = a.requiresGrad ? g * scale.reshape([1, c] + [Int](repeating: 1, count: a.rank - 2)) : nil
+            var gs: Tensor? = nil, gb: Tensor? = nil
+            if scale.requiresGrad || shift.requiresGrad {
+                let s = Tensor.zeros([c]), b = Tensor.zeros([c])
+                for nc in 0..<(n * c) {
+                    let ch = nc % c
+                    var ss: Float = 0, sb: Float = 0
+                    let gr = g.data + nc * inner, xr = a.data + nc * inner
+                    for j in 0..<inner {
+                        ss += gr[j] * xr[j]
+                        sb += gr[j]
+                    }
+                    s.data[ch] += ss
+                    b.data[ch] += sb
+                }
+                gs = s
+                gb = b
+            }
+            return [ga, gs, gb]
+        }
+    }
+}
