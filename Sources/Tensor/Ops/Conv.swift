@@ -1,0 +1,175 @@
+/// Geometry of a 2-D convolution.
+public struct Conv2dGeometry: Equatable, Hashable, Sendable {
+    public var batch, inChannels, height, width: Int
+    public var outChannels, kernelH, kernelW: Int
+    public var strideH, strideW, padH, padW, dilationH, dilationW, groups: Int
+
+    public var outHeight: Int { (height + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH + 1 }
+    public var outWidth: Int { (width + 2 * padW - dilationW * (kernelW - 1) - 1) / strideW + 1 }
+    /// Rows of one group's im2col matrix: (C/g) * kh * kw.
+    var colRows: Int { inChannels / groups * kernelH * kernelW }
+    var flops: Int { 2 * batch * outChannels * outHeight * outWidth * colRows }
+}
+
+/// Which convolution implementation runs.
+public enum ConvolutionBackend: Sendable {
+    /// im2col + OpenBLAS GEMM: the readable reference.
+    case reference
+    /// oneDNN primitives (the default where it is faster, measured).
+    case oneDNN
+}
+
+extension Tensor {
+    /// 2-D convolution of [N, C, H, W] with weight [O, C/groups, kh, kw] and bias [O]
+    /// (PyTorch's conv2d).
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+                       dilation: (Int, Int) = (1, 1), groups: Int = 1, backend: ConvolutionBackend = .reference) -> Tensor {
+        let x = self
+        precondition(x.rank == 4 && weight.rank == 4, "conv2d: input \(x.shape), weight \(weight.shape)")
+        precondition(groups >= 1 && x.shape[1] % groups == 0 && weight.shape[0] % groups == 0 && weight.shape[1] * groups == x.shape[1],
+                     "conv2d: input \(x.shape) and weight \(weight.shape) do not fit \(groups) groups")
+        let geo = Conv2dGeometry(batch: x.shape[0], inChannels: x.shape[1], height: x.shape[2], width: x.shape[3],
+                                 outChannels: weight.shape[0], kernelH: weight.shape[2], kernelW: weight.shape[3],
+                                 strideH: stride.0, strideW: stride.1, padH: padding.0, padW: padding.1,
+                                 dilationH: dilation.0, dilationW: dilation.1, groups: groups)
+        precondition(geo.outHeight > 0 && geo.outWidth > 0, "conv2d: output would be empty for input \(x.shape)")
+        if let bias { precondition(bias.shape == [geo.outChannels], "conv2d: bias \(bias.shape)") }
+        let out = ConvReference.forward(x, weight, bias, geo)
+        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        return Tensor.record(out, "conv2d", inputs) { g in
+            let gx = x.requiresGrad ? ConvReference.backwardData(g, weight, geo) : nil
+            let gw = weight.requiresGrad ? ConvReference.backwardWeight(g, x, geo) : nil
+            var gb: Tensor? = nil
+            if let bias, bias.requiresGrad { gb = g.sum(axes: [0, 2, 3]) }
+            return bias == nil ? [gx, gw] : [gx, gw, gb]
+        }
+    }
+}
+
+/// im2col + GEMM convolution (forward, backward-data, backward-weight).
+enum ConvReference {
+    /// Unfolds one image's group `gi` into cols [colRows, Ho*Wo].
+    static func im2col(_ x: UnsafePointer<Float>, _ geo: Conv2dGeometry, group gi: Int, into cols: UnsafeMutablePointer<Float>) {
+        let cg = geo.inChannels / geo.groups
+        let ho = geo.outHeight, wo = geo.outWidth
+        let h = geo.height, w = geo.width
+        for c in 0..<cg {
+            let plane = x + (gi * cg + c) * h * w
+            for ki in 0..<geo.kernelH {
+                for kj in 0..<geo.kernelW {
+                    let row = cols + ((c * geo.kernelH + ki) * geo.kernelW + kj) * ho * wo
+                    for oy in 0..<ho {
+                        let iy = oy * geo.strideH - geo.padH + ki * geo.dilationH
+                        let dst = row + oy * wo
+                        if iy < 0 || iy >= h {
+                            dst.update(repeating: 0, count: wo)
+                            continue
+                        }
+                        let src = plane + iy * w
+                        let x0 = -geo.padW + kj * geo.dilationW
+                        if geo.strideW == 1 {
+                            // Contiguous run, zero on the borders.
+                            for ox in 0..<wo {
+                                let ix = x0 + ox
+                                dst[ox] = ix >= 0 && ix < w ? src[ix] : 0
+                            }
+                        } else {
+                            for ox in 0..<wo {
+                                let ix = x0 + ox * geo.strideW
+                                dst[ox] = ix >= 0 && ix < w ? src[ix] : 0
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Folds cols [colRows, Ho*Wo] back into one image's group, accumulating.
+    static func col2im(_ cols: UnsafePointer<Float>, _ geo: Conv2dGeometry, group gi: Int, into dx: UnsafeMutablePointer<Float>) {
+        let cg = geo.inChannels / geo.groups
+        let ho = geo.outHeight, wo = geo.outWidth
+        let h = geo.height, w = geo.width
+        for c in 0..<cg {
+            let plane = dx + (gi * cg + c) * h * w
+            for ki in 0..<geo.kernelH {
+                for kj in 0..<geo.kernelW {
+                    let row = cols + ((c * geo.kernelH + ki) * geo.kernelW + kj) * ho * wo
+                    for oy in 0..<ho {
+                        let iy = oy * geo.strideH - geo.padH + ki * geo.dilationH
+                        if iy < 0 || iy >= h { continue }
+                        let dst = plane + iy * w
+                        let src = row + oy * wo
+                        let x0 = -geo.padW + kj * geo.dilationW
+                        for ox in 0..<wo {
+                            let ix = x0 + ox * geo.strideW
+                            if ix >= 0 && ix < w { dst[ix] += src[ox] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func forward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geo: Conv2dGeometry) -> Tensor {
+        let ho = geo.outHeight, wo = geo.outWidth, spatial = ho * wo
+        let og = geo.outChannels / geo.groups
+        let out = Tensor.empty([geo.batch, geo.outChannels, ho, wo])
+        let cols = Storage(count: geo.colRows * spatial)
+        BLAS.setThreads(Threads.count)
+        for n in 0..<geo.batch {
+            let xn = x.data + n * geo.inChannels * geo.height * geo.width
+            for gi in 0..<geo.groups {
+                im2col(xn, geo, group: gi, into: cols.pointer)
+                let c = out.data + (n * geo.outChannels + gi * og) * spatial
+                sgemm(transA: false, transB: false, m: og, n: spatial, k: geo.colRows,
+                      a: weight.data + gi * og * geo.colRows, lda: geo.colRows, b: cols.pointer, ldb: spatial, c: c, ldc: spatial)
+            }
+            if let bias {
+                for o in 0..<geo.outChannels {
+                    let p = out.data + (n * geo.outChannels + o) * spatial
+                    let b = bias.data[o]
+                    for i in 0..<spatial { p[i] += b }
+                }
+            }
+        }
+        return out
+    }
+
+    static func backwardData(_ g: Tensor, _ weight: Tensor, _ geo: Conv2dGeometry) -> Tensor {
+        let spatial = geo.outHeight * geo.outWidth
+        let og = geo.outChannels / geo.groups
+        let dx = Tensor.zeros([geo.batch, geo.inChannels, geo.height, geo.width])
+        let cols = Storage(count: geo.colRows * spatial)
+        BLAS.setThreads(Threads.count)
+        for n in 0..<geo.batch {
+            let dxn = dx.data + n * geo.inChannels * geo.height * geo.width
+            for gi in 0..<geo.groups {
+                let gn = g.data + (n * geo.outChannels + gi * og) * spatial
+                sgemm(transA: true, transB: false, m: geo.colRows, n: spatial, k: og,
+                      a: weight.data + gi * og * geo.colRows, lda: geo.colRows, b: gn, ldb: spatial, c: cols.pointer, ldc: spatial)
+                col2im(cols.pointer, geo, group: gi, into: dxn)
+            }
+        }
+        return dx
+    }
+
+    static func backwardWeight(_ g: Tensor, _ x: Tensor, _ geo: Conv2dGeometry) -> Tensor {
+        let spatial = geo.outHeight * geo.outWidth
+        let og = geo.outChannels / geo.groups
+        let dw = Tensor.zeros([geo.outChannels, geo.inChannels / geo.groups, geo.kernelH, geo.kernelW])
+        let cols = Storage(count: geo.colRows * spatial)
+        BLAS.setThreads(Threads.count)
+        for n in 0..<geo.batch {
+            let xn = x.data + n * geo.inChannels * geo.height * geo.width
+            for gi in 0..<geo.groups {
+                im2col(xn, geo, group: gi, into: cols.pointer)
+                let gn = g.data + (n * geo.outChannels + gi * og) * spatial
+                sgemm(transA: false, transB: true, m: og, n: geo.colRows, k: spatial,
+                      a: gn, lda: spatial, b: cols.pointer, ldb: spatial, beta: 1,
+                      c: dw.data + gi * og * geo.colRows, ldc: geo.colRows)
+            }
+        }
+        return dw
+    }
+}
