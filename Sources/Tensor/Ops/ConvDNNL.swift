@@ -1,0 +1,275 @@
+import CDNNL
+import Synchronization
+
+/// oneDNN convolutions (the library PyTorch's CPU convolutions use) on NCHW tensors.
+///
+/// Each geometry gets a plan: the forward, backward-data and backward-weights primitives,
+/// created once with `format_tag_any` so that oneDNN picks its blocked layouts, and the
+/// reorders between our NCHW buffers and those layouts. Plans are cached by geometry.
+/// Temporary blocked buffers come from the caching allocator.
+enum DNNL {
+    struct Failure: Error, CustomStringConvertible {
+        let call: String
+        let status: dnnl_status_t
+        var description: String { "oneDNN \(call) failed with status \(status.rawValue)" }
+    }
+
+    @inline(__always)
+    static func check(_ status: dnnl_status_t, _ call: String) {
+        if status != dnnl_success {
+            preconditionFailure("oneDNN \(call) failed with status \(status.rawValue)")
+        }
+    }
+
+    /// The CPU engine and its stream (created on first use, never destroyed).
+    final class Runtime: @unchecked Sendable {
+        let engine: dnnl_engine_t
+        let stream: dnnl_stream_t
+
+        init() {
+            var e: dnnl_engine_t? = nil
+            check(dnnl_engine_create(&e, dnnl_cpu, 0), "engine_create")
+            var s: dnnl_stream_t? = nil
+            check(dnnl_stream_create(&s, e, dnnl_stream_default_flags.rawValue), "stream_create")
+            engine = e!
+            stream = s!
+        }
+    }
+
+    static let runtime = Runtime()
+
+    static let plans = Mutex<[Conv2dGeometry: UInt]>([:])
+
+    /// The cached plan of a geometry.
+    static func plan(_ geo: Conv2dGeometry) -> ConvPlan {
+        let found: UInt? = plans.withLock { $0[geo] }
+        if let found { return Unmanaged<ConvPlan>.fromOpaque(UnsafeRawPointer(bitPattern: found)!).takeUnretainedValue() }
+        let p = ConvPlan(geo)
+        let bits = UInt(bitPattern: Unmanaged.passRetained(p).toOpaque())
+        let winner: UInt = plans.withLock { dict in
+            if let existing = dict[geo] { return existing }
+            dict[geo] = bits
+            return bits
+        }
+        if winner != bits { Unmanaged<ConvPlan>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).release() }
+        return Unmanaged<ConvPlan>.fromOpaque(UnsafeRawPointer(bitPattern: winner)!).takeUnretainedValue()
+    }
+
+    static func memoryDesc(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        let d = dims.map { Int64($0) }
+        check(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, dnnl_f32, tag), "memory_desc_init_by_tag")
+        return md
+    }
+}
+
+/// One argument of a primitive: where our NCHW data lives and what layout the primitive wants.
+struct DNNLArgument {
+    let arg: Int32
+    let user: dnnl_memory_desc_t
+    let wanted: dnnl_memory_desc_t
+    let isOutput: Bool
+    /// Reorder user -> wanted (inputs) or wanted -> user (outputs); nil when the layouts match.
+    let reorder: dnnl_primitive_t?
+
+    init(arg: Int32, user: dnnl_memory_desc_t, pd: dnnl_primitive_desc_t, query: dnnl_query_t, index: Int32 = 0, isOutput: Bool) {
+        self.arg = arg
+        self.user = user
+        self.isOutput = isOutput
+        var u = user
+        let w = dnnl_primitive_desc_query_md(pd, query, index)!.pointee
+        wanted = w
+        var wv = w
+        if dnnl_memory_desc_equal(&u, &wv) != 0 {
+            reorder = nil
+        } else {
+            var rpd: dnnl_primitive_desc_t? = nil
+            let engine = DNNL.runtime.engine
+            if isOutput {
+                DNNL.check(dnnl_reorder_primitive_desc_create(&rpd, &wv, engine, &u, engine, nil), "reorder_primitive_desc_create")
+            } else {
+                DNNL.check(dnnl_reorder_primitive_desc_create(&rpd, &u, engine, &wv, engine, nil), "reorder_primitive_desc_create")
+            }
+            var prim: dnnl_primitive_t? = nil
+            DNNL.check(dnnl_primitive_create(&prim, rpd), "primitive_create(reorder)")
+            dnnl_primitive_desc_destroy(rpd)
+            reorder = prim
+        }
+    }
+}
+
+/// A primitive with its arguments, executed on NCHW buffers.
+final class DNNLStep: @unchecked Sendable {
+    let pd: dnnl_primitive_desc_t
+    let primitive: dnnl_primitive_t
+    let arguments: [DNNLArgument]
+    let lock = Mutex(())
+
+    init(pd: dnnl_primitive_desc_t, arguments: [DNNLArgument]) {
+        self.pd = pd
+        self.arguments = arguments
+        var prim: dnnl_primitive_t? = nil
+        DNNL.check(dnnl_primitive_create(&prim, pd), "primitive_create")
+        primitive = prim!
+    }
+
+    /// Runs with `buffers[i]` holding argument i in our layout. Outputs are overwritten.
+    func run(_ buffers: [UnsafeMutablePointer<Float>]) {
+        // One execution at a time per primitive: oneDNN's library-managed scratchpad is
+        // shared by the primitive's executions.
+        lock.withLock { _ in runLocked(buffers) }
+    }
+
+    private func runLocked(_ buffers: [UnsafeMutablePointer<Float>]) {
+        let rt = DNNL.runtime
+        var mems: [dnnl_memory_t?] = []
+        var temps: [(UnsafeMutableRawPointer, Int)] = []
+        var args: [dnnl_exec_arg_t] = []
+        var outputs: [(reorder: dnnl_primitive_t, from: dnnl_memory_t, to: dnnl_memory_t)] = []
+        for (a, buf) in zip(arguments, buffers) {
+            var user = a.user
+            var um: dnnl_memory_t? = nil
+            DNNL.check(dnnl_memory_create(&um, &user, rt.engine, buf), "memory_create")
+            mems.append(um)
+            guard let reorder = a.reorder else {
+                args.append(dnnl_exec_arg_t(arg: a.arg, memory: um))
+                continue
+            }
+            var wanted = a.wanted
+            let size = dnnl_memory_desc_get_size(&wanted)
+            let tmp = Allocator.allocate(bytes: size)
+            temps.append((tmp, size))
+            var wm: dnnl_memory_t? = nil
+            DNNL.check(dnnl_memory_create(&wm, &wanted, rt.engine, tmp), "memory_create")
+            mems.append(wm)
+            if a.isOutput {
+                outputs.append((reorder, wm!, um!))
+            } else {
+                var rargs = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: um), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: wm)]
+                DNNL.check(dnnl_primitive_execute(reorder, rt.stream, 2, &rargs), "execute(reorder)")
+            }
+            args.append(dnnl_exec_arg_t(arg: a.arg, memory: wm))
+        }
+        DNNL.check(dnnl_primitive_execute(primitive, rt.stream, Int32(args.count), &args), "execute")
+        for o in outputs {
+            var rargs = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: o.from), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: o.to)]
+            DNNL.check(dnnl_primitive_execute(o.reorder, rt.stream, 2, &rargs), "execute(reorder)")
+        }
+        DNNL.check(dnnl_stream_wait(rt.stream), "stream_wait")
+        for m in mems { dnnl_memory_destroy(m) }
+        for (p, size) in temps { Allocator.deallocate(p, bytes: size) }
+    }
+}
+
+/// Forward, backward-data and backward-weights of one convolution geometry.
+final class ConvPlan: @unchecked Sendable {
+    let geo: Conv2dGeometry
+    let forward: DNNLStep
+    private let forwardPD: dnnl_primitive_desc_t
+    private var cachedBackwardData: DNNLStep?
+    private var cachedBackwardWeights: DNNLStep?
+    private let lock = Mutex(())
+    private let srcMD, weightsMD, biasMD, dstMD: dnnl_memory_desc_t
+    private let anySrc, anyWeights, anyBias, anyDst: dnnl_memory_desc_t
+    private let strides, dilates, padL, padR: [Int64]
+
+    init(_ geo: Conv2dGeometry) {
+        self.geo = geo
+        let src = [geo.batch, geo.inChannels, geo.height, geo.width]
+        let wdims = geo.groups == 1
+            ? [geo.outChannels, geo.inChannels, geo.kernelH, geo.kernelW]
+            : [geo.groups, geo.outChannels / geo.groups, geo.inChannels / geo.groups, geo.kernelH, geo.kernelW]
+        let dst = [geo.batch, geo.outChannels, geo.outHeight, geo.outWidth]
+        srcMD = DNNL.memoryDesc(src, dnnl_nchw)
+        weightsMD = DNNL.memoryDesc(wdims, geo.groups == 1 ? dnnl_oihw : dnnl_goihw)
+        biasMD = DNNL.memoryDesc([geo.outChannels], dnnl_x)
+        dstMD = DNNL.memoryDesc(dst, dnnl_nchw)
+        anySrc = DNNL.memoryDesc(src, dnnl_format_tag_any)
+        anyWeights = DNNL.memoryDesc(wdims, dnnl_format_tag_any)
+        anyBias = DNNL.memoryDesc([geo.outChannels], dnnl_format_tag_any)
+        anyDst = DNNL.memoryDesc(dst, dnnl_format_tag_any)
+        strides = [Int64(geo.strideH), Int64(geo.strideW)]
+        dilates = [Int64(geo.dilationH - 1), Int64(geo.dilationW - 1)]
+        padL = [Int64(geo.padH), Int64(geo.padW)]
+        // Right padding so that the output size matches PyTorch's floor rule.
+        let rH = (geo.outHeight - 1) * geo.strideH + (geo.kernelH - 1) * geo.dilationH + 1 - geo.height - geo.padH
+        let rW = (geo.outWidth - 1) * geo.strideW + (geo.kernelW - 1) * geo.dilationW + 1 - geo.width - geo.padW
+        padR = [Int64(rH), Int64(rW)]
+
+        var desc = dnnl_convolution_desc_t()
+        var s = anySrc, w = anyWeights, b = anyBias, d = anyDst
+        DNNL.check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct,
+                                                               &s, &w, &b, &d, strides, dilates, padL, padR), "convolution_forward_desc_init")
+        var pd: dnnl_primitive_desc_t? = nil
+        DNNL.check(dnnl_primitive_desc_create(&pd, &desc, nil, DNNL.runtime.engine, nil), "primitive_desc_create(forward)")
+        forwardPD = pd!
+        forward = DNNLStep(pd: pd!, arguments: [
+            DNNLArgument(arg: DNNL_ARG_SRC, user: srcMD, pd: pd!, query: dnnl_query_src_md, isOutput: false),
+            DNNLArgument(arg: DNNL_ARG_WEIGHTS, user: weightsMD, pd: pd!, query: dnnl_query_weights_md, isOutput: false),
+            DNNLArgument(arg: DNNL_ARG_BIAS, user: biasMD, pd: pd!, query: dnnl_query_weights_md, index: 1, isOutput: false),
+            DNNLArgument(arg: DNNL_ARG_DST, user: dstMD, pd: pd!, query: dnnl_query_dst_md, isOutput: true),
+        ])
+    }
+
+    var backwardData: DNNLStep {
+        lock.withLock { _ in
+            if let s = cachedBackwardData { return s }
+            var desc = dnnl_convolution_desc_t()
+            var s = anySrc, w = anyWeights, d = anyDst
+            DNNL.check(dnnl_dilated_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &s, &w, &d,
+                                                                         strides, dilates, padL, padR), "convolution_backward_data_desc_init")
+            var pd: dnnl_primitive_desc_t? = nil
+            DNNL.check(dnnl_primitive_desc_create(&pd, &desc, nil, DNNL.runtime.engine, forwardPD), "primitive_desc_create(backward data)")
+            let step = DNNLStep(pd: pd!, arguments: [
+                DNNLArgument(arg: DNNL_ARG_DIFF_DST, user: dstMD, pd: pd!, query: dnnl_query_diff_dst_md, isOutput: false),
+                DNNLArgument(arg: DNNL_ARG_WEIGHTS, user: weightsMD, pd: pd!, query: dnnl_query_weights_md, isOutput: false),
+                DNNLArgument(arg: DNNL_ARG_DIFF_SRC, user: srcMD, pd: pd!, query: dnnl_query_diff_src_md, isOutput: true),
+            ])
+            cachedBackwardData = step
+            return step
+        }
+    }
+
+    var backwardWeights: DNNLStep {
+        lock.withLock { _ in
+            if let s = cachedBackwardWeights { return s }
+            var desc = dnnl_convolution_desc_t()
+            var s = anySrc, w = anyWeights, b = anyBias, d = anyDst
+            DNNL.check(dnnl_dilated_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &s, &w, &b, &d,
+                                                                            strides, dilates, padL, padR), "convolution_backward_weights_desc_init")
+            var pd: dnnl_primitive_desc_t? = nil
+            DNNL.check(dnnl_primitive_desc_create(&pd, &desc, nil, DNNL.runtime.engine, forwardPD), "primitive_desc_create(backward weights)")
+            let step = DNNLStep(pd: pd!, arguments: [
+                DNNLArgument(arg: DNNL_ARG_SRC, user: srcMD, pd: pd!, query: dnnl_query_src_md, isOutput: false),
+                DNNLArgument(arg: DNNL_ARG_DIFF_DST, user: dstMD, pd: pd!, query: dnnl_query_diff_dst_md, isOutput: false),
+                DNNLArgument(arg: DNNL_ARG_DIFF_WEIGHTS, user: weightsMD, pd: pd!, query: dnnl_query_diff_weights_md, isOutput: true),
+                DNNLArgument(arg: DNNL_ARG_DIFF_BIAS, user: biasMD, pd: pd!, query: dnnl_query_diff_weights_md, index: 1, isOutput: true),
+            ])
+            cachedBackwardWeights = step
+            return step
+        }
+    }
+}
+
+enum ConvDNNL {
+    static func forward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geo: Conv2dGeometry) -> Tensor {
+        let out = Tensor.empty([geo.batch, geo.outChannels, geo.outHeight, geo.outWidth])
+        let b = bias ?? Tensor.zeros([geo.outChannels])
+        DNNL.plan(geo).forward.run([x.data, weight.data, b.data, out.data])
+        return out
+    }
+
+    static func backwardData(_ g: Tensor, _ weight: Tensor, _ geo: Conv2dGeometry) -> Tensor {
+        let dx = Tensor.empty([geo.batch, geo.inChannels, geo.height, geo.width])
+        DNNL.plan(geo).backwardData.run([g.data, weight.data, dx.data])
+        return dx
+    }
+
+    /// Weight and bias gradients in one primitive.
+    static func backwardWeights(_ g: Tensor, _ x: Tensor, _ geo: Conv2dGeometry) -> (Tensor, Tensor) {
+        let dw = Tensor.empty([geo.outChannels, geo.inChannels / geo.groups, geo.kernelH, geo.kernelW])
+        let db = Tensor.empty([geo.outChannels])
+        DNNL.plan(geo).backwardWeights.run([x.data, g.data, dw.data, db.data])
+        return (dw, db)
+    }
+}
