@@ -55,7 +55,7 @@ let package = Package(
         ], path: "Sources/tools/detr-bench"),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
-        .testTarget(name: "NNTests", dependencies: ["NN"]),
+        .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "AugmentTests", dependencies: ["Augment"]),
         .testTarget(name: "EvalTests", dependencies: ["Eval"]),

@@ -1,0 +1,52 @@
+import Foundation
+import Tensor
+
+/// A checkpoint folder: `model.safetensors`, `optimizer.safetensors` and `state.json`
+/// (epoch, config, class names...). Written atomically: the new folder is completed under a
+/// temporary name and then swapped in, so an interrupted save leaves the previous one intact.
+public enum Checkpoint {
+    public static let modelFile = "model.safetensors"
+    public static let optimizerFile = "optimizer.safetensors"
+    public static let stateFile = "state.json"
+
+    public static func save(to folder: String, model: [String: Tensor], optimizer: [String: Tensor]?, state: Data) throws {
+        let fm = FileManager.default
+        let url = URL(fileURLWithPath: folder)
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        let old = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).old-\(getpid())")
+        do {
+            try? fm.removeItem(at: tmp)
+            try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
+            try SafeTensors.write(model, to: tmp.appendingPathComponent(modelFile).path)
+            if let optimizer { try SafeTensors.write(optimizer, to: tmp.appendingPathComponent(optimizerFile).path) }
+            try state.write(to: tmp.appendingPathComponent(stateFile))
+            if fm.fileExists(atPath: url.path) {
+                try? fm.removeItem(at: old)
+                try fm.moveItem(at: url, to: old)
+                try fm.moveItem(at: tmp, to: url)
+                try? fm.removeItem(at: old)
+            } else {
+                try fm.moveItem(at: tmp, to: url)
+            }
+        } catch let e as SafeTensorsError {
+            try? fm.removeItem(at: tmp)
+            throw e
+        } catch {
+            try? fm.removeItem(at: tmp)
+            throw SafeTensorsError.unwritable(path: folder, reason: (error as NSError).localizedDescription)
+        }
+    }
+
+    /// Reads a checkpoint folder (the optimizer file is optional).
+    public static func load(from folder: String) throws -> (model: [String: Tensor], optimizer: [String: Tensor]?, state: Data) {
+        let url = URL(fileURLWithPath: folder)
+        let model = try SafeTensors.read(url.appendingPathComponent(modelFile).path).tensors
+        let optPath = url.appendingPathComponent(optimizerFile).path
+        let optimizer = FileManager.default.fileExists(atPath: optPath) ? try SafeTensors.read(optPath).tensors : nil
+        let statePath = url.appendingPathComponent(stateFile)
+        guard let state = try? Data(contentsOf: statePath) else {
+            throw SafeTensorsError.unreadable(path: statePath.path, reason: "missing or unreadable")
+        }
+        return (model, optimizer, state)
+    }
+}
