@@ -37,7 +37,10 @@ let package = Package(
         .target(name: "CImageShim", dependencies: ["CJPEG", "CPNG"], path: "Sources/CImageShim",
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
 
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "CDNNL"]),
+        // Vectorised row kernels (softmax, layer norm, exp) with run-time dispatch to the
+        // widest vector unit: Swift's SIMD types lower poorly on the default x86-64 target.
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=fast"])]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CDNNL", "CKernels"]),
         .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "Datasets", dependencies: ["CImageShim", "CXML2"]),
         .target(name: "Augment", dependencies: ["Datasets", "Tensor"]),
@@ -51,7 +54,7 @@ let package = Package(
             "Datasets", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/demo-data"),
         .executableTarget(name: "detr-bench", dependencies: [
-            "Datasets", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Datasets", "Tensor", "NN", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/detr-bench"),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),

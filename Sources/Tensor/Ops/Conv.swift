@@ -48,7 +48,8 @@ extension Tensor {
                 return bias == nil ? [gx, gw] : [gx, gw, gb]
             }
         case .oneDNN:
-            let out = ConvDNNL.forward(x, weight, bias, geo)
+            let needsGrad = Autograd.isEnabled && inputs.contains { $0.requiresGrad }
+            let out = ConvDNNL.forward(x, weight, bias, geo, inference: !needsGrad && ConvDNNL.useInferencePrimitive)
             return Tensor.record(out, "conv2d", inputs) { g in
                 // The input image needs no gradient (and the stem's backward-data is slow).
                 let gx = x.requiresGrad ? ConvDNNL.backwardData(g, weight, geo) : nil

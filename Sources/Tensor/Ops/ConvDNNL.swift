@@ -38,17 +38,23 @@ enum DNNL {
 
     static let runtime = Runtime()
 
-    static let plans = Mutex<[Conv2dGeometry: UInt]>([:])
+    struct PlanKey: Hashable {
+        let geo: Conv2dGeometry
+        let inference: Bool
+    }
 
-    /// The cached plan of a geometry.
-    static func plan(_ geo: Conv2dGeometry) -> ConvPlan {
-        let found: UInt? = plans.withLock { $0[geo] }
+    static let plans = Mutex<[PlanKey: UInt]>([:])
+
+    /// The cached plan of a geometry (`inference`: forward only, oneDNN's forward_inference).
+    static func plan(_ geo: Conv2dGeometry, inference: Bool = false) -> ConvPlan {
+        let key = PlanKey(geo: geo, inference: inference)
+        let found: UInt? = plans.withLock { $0[key] }
         if let found { return Unmanaged<ConvPlan>.fromOpaque(UnsafeRawPointer(bitPattern: found)!).takeUnretainedValue() }
-        let p = ConvPlan(geo)
+        let p = ConvPlan(geo, inference: inference)
         let bits = UInt(bitPattern: Unmanaged.passRetained(p).toOpaque())
         let winner: UInt = plans.withLock { dict in
-            if let existing = dict[geo] { return existing }
-            dict[geo] = bits
+            if let existing = dict[key] { return existing }
+            dict[key] = bits
             return bits
         }
         if winner != bits { Unmanaged<ConvPlan>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).release() }
@@ -173,7 +179,7 @@ final class ConvPlan: @unchecked Sendable {
     private let anySrc, anyWeights, anyBias, anyDst: dnnl_memory_desc_t
     private let strides, dilates, padL, padR: [Int64]
 
-    init(_ geo: Conv2dGeometry) {
+    init(_ geo: Conv2dGeometry, inference: Bool) {
         self.geo = geo
         let src = [geo.batch, geo.inChannels, geo.height, geo.width]
         let wdims = geo.groups == 1
@@ -198,7 +204,7 @@ final class ConvPlan: @unchecked Sendable {
 
         var desc = dnnl_convolution_desc_t()
         var s = anySrc, w = anyWeights, b = anyBias, d = anyDst
-        DNNL.check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct,
+        DNNL.check(dnnl_dilated_convolution_forward_desc_init(&desc, inference ? dnnl_forward_inference : dnnl_forward_training, dnnl_convolution_direct,
                                                                &s, &w, &b, &d, strides, dilates, padL, padR), "convolution_forward_desc_init")
         var pd: dnnl_primitive_desc_t? = nil
         DNNL.check(dnnl_primitive_desc_create(&pd, &desc, nil, DNNL.runtime.engine, nil), "primitive_desc_create(forward)")
@@ -252,10 +258,13 @@ final class ConvPlan: @unchecked Sendable {
 }
 
 enum ConvDNNL {
-    static func forward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geo: Conv2dGeometry) -> Tensor {
+    /// Whether gradient-free forwards use forward_inference (measured per shape in detr-bench ops).
+    static let useInferencePrimitive = true
+
+    static func forward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geo: Conv2dGeometry, inference: Bool) -> Tensor {
         let out = Tensor.empty([geo.batch, geo.outChannels, geo.outHeight, geo.outWidth])
         let b = bias ?? Tensor.zeros([geo.outChannels])
-        DNNL.plan(geo).forward.run([x.data, weight.data, b.data, out.data])
+        DNNL.plan(geo, inference: inference).forward.run([x.data, weight.data, b.data, out.data])
         return out
     }
 

@@ -1,3 +1,5 @@
+import CKernels
+import Dispatch
 import Foundation
 
 extension Tensor {
@@ -63,12 +65,72 @@ extension Tensor {
     }
 
     /// Layer norm over the last dimension (PyTorch's `nn.LayerNorm(d)`): weight and bias [d].
+    /// One fused pass forward (statistics, normalisation and affine) and one backward.
     public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
+        let x = self
         let d = shape.last ?? 1
-        var y = normalizeRows(rowSize: d, eps: eps).out
-        if let weight { y = y * weight }
-        if let bias { y = y + bias }
-        return y
+        precondition(d > 0, "layerNorm: empty last dimension")
+        if let weight { precondition(weight.shape == [d], "layerNorm: weight \(weight.shape) for rows of \(d)") }
+        if let bias { precondition(bias.shape == [d], "layerNorm: bias \(bias.shape) for rows of \(d)") }
+        let rows = count / d
+        let out = Tensor.empty(shape)
+        let stats = Tensor.empty([rows, 2])  // mean, rstd
+        let px = x.data, po = out.data, ps = stats.data
+        let pw = weight?.data, pb = bias?.data
+        Threads.parallelFor(rows, costPerItem: d * 4) { r in
+            detr_layernorm_rows(px + r.lowerBound * d, po + r.lowerBound * d, pw, pb, ps + 2 * r.lowerBound, r.count, d, eps)
+        }
+        var inputs = [x]
+        if let weight { inputs.append(weight) }
+        if let bias { inputs.append(bias) }
+        return Tensor.record(out, "layer_norm", inputs) { g in
+            // The closure owns `stats` (the saved mean and rstd that `ps` points into).
+            let ps = stats.data
+            let gx = Tensor.empty(x.shape)
+            let pg = g.data, pd = gx.data
+            let chunks = Swift.min(Threads.count, Swift.max(rows, 1))
+            // Per-chunk partial sums of the weight and bias gradients.
+            let partial = Tensor.zeros([chunks, 2, d])
+            let pp = partial.data
+            withoutActuallyEscaping({ (chunk: Int) in
+                let lo = rows * chunk / chunks, hi = rows * (chunk + 1) / chunks
+                let gwAcc = pp + chunk * 2 * d, gbAcc = gwAcc + d
+                for row in lo..<hi {
+                    let xr = px + row * d, gr = pg + row * d, dr = pd + row * d
+                    let mean = ps[2 * row], rstd = ps[2 * row + 1]
+                    var sg: Float = 0, sgy: Float = 0
+                    for j in 0..<d {
+                        let xhat = (xr[j] - mean) * rstd
+                        let gy = gr[j] * (pw?[j] ?? 1)
+                        sg += gy
+                        sgy += gy * xhat
+                        gwAcc[j] += gr[j] * xhat
+                        gbAcc[j] += gr[j]
+                    }
+                    let mg = sg / Float(d), mgy = sgy / Float(d)
+                    for j in 0..<d {
+                        let xhat = (xr[j] - mean) * rstd
+                        let gy = gr[j] * (pw?[j] ?? 1)
+                        dr[j] = rstd * (gy - mg - xhat * mgy)
+                    }
+                }
+            }) { body in
+                nonisolated(unsafe) let b = body
+                if chunks == 1 { b(0) } else { DispatchQueue.concurrentPerform(iterations: chunks) { b($0) } }
+            }
+            var grads: [Tensor?] = [gx]
+            if weight != nil {
+                let gw = Tensor.zeros([d])
+                for c in 0..<chunks { for j in 0..<d { gw.data[j] += pp[c * 2 * d + j] } }
+                grads.append(gw)
+            }
+            if bias != nil {
+                let gb = Tensor.zeros([d])
+                for c in 0..<chunks { for j in 0..<d { gb.data[j] += pp[c * 2 * d + d + j] } }
+                grads.append(gb)
+            }
+            return grads
+        }
     }
 
     /// Group norm of [N, C, ...] with `groups` groups and per-channel weight and bias [C].

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Splits `shape` around `axis` into (outer, n, inner).
@@ -227,6 +228,13 @@ func softmaxKernel(_ a: Tensor, axis: Int, log: Bool) -> Tensor {
     let (outer, n, inner) = splitAxis(a.shape, axis)
     let out = Tensor.empty(a.shape)
     let pa = a.data, po = out.data
+    if inner == 1 {
+        // Contiguous rows: the vectorised C kernel, rows split across threads.
+        Threads.parallelFor(outer, costPerItem: n * 4) { r in
+            detr_softmax_rows(pa + r.lowerBound * n, po + r.lowerBound * n, r.count, n, log ? 1 : 0)
+        }
+        return out
+    }
     Threads.parallelFor(outer * inner, costPerItem: n * 8) { r in
         for idx in r {
             let o = idx / inner, j = idx % inner
@@ -237,7 +245,6 @@ func softmaxKernel(_ a: Tensor, axis: Int, log: Bool) -> Tensor {
             var s: Float = 0
             if log {
                 for k in 0..<n { s += Foundation.exp(pa[base + k * inner] - m) }
-                // (x - m) - log(s): subtracting m first keeps precision for large logits.
                 let ls = Foundation.log(s)
                 for k in 0..<n { po[base + k * inner] = (pa[base + k * inner] - m) - ls }
             } else {

@@ -13,7 +13,7 @@ struct DETRBench: ParsableCommand {
         one JSON line per (case, reference) pair and everything else goes to stderr; ratio = \
         ref_s / ours_s (above 1: we are faster).
         """,
-        subcommands: [IOBench.self, RunCase.self])
+        subcommands: [IOBench.self, OpsBench.self, RunCase.self])
 }
 
 /// Options shared by every area.

@@ -15,18 +15,27 @@ struct BenchCase {
     /// Arguments for scripts/bench/<script> that run the reference on the same input.
     let referenceScript: String
     let referenceArguments: [String]
-    /// Our work; returns a count of items (images, files) to sanity-check against the reference.
-    let work: () throws -> Int
+    /// Prepares the inputs (untimed) and returns the timed work.
+    let prepare: () throws -> () throws -> Void
+
+    init(name: String, reference: String, referenceScript: String, referenceArguments: [String],
+         prepare: @escaping () throws -> () throws -> Void) {
+        self.name = name
+        self.reference = reference
+        self.referenceScript = referenceScript
+        self.referenceArguments = referenceArguments
+        self.prepare = prepare
+    }
 }
 
 enum Bench {
     /// Runs `work` once to warm up, then `runs` times; the median wall time and our peak RSS.
-    static func measure(runs: Int, _ work: () throws -> Int) throws -> Measurement {
-        _ = try work()
+    static func measure(runs: Int, _ work: () throws -> Void) throws -> Measurement {
+        try work()
         var times: [Double] = []
         for _ in 0..<runs {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            _ = try work()
+            try work()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
         times.sort()
@@ -138,10 +147,11 @@ struct RunCase: ParsableCommand {
         let cases: [BenchCase]
         switch area {
         case "io": cases = IOBench.cases(data: data)
+        case "ops": cases = OpsBench.cases()
         default: throw ValidationError("unknown area \(area)")
         }
         guard let c = cases.first(where: { $0.name == name }) else { throw ValidationError("unknown case \(name)") }
-        let m = try Bench.measure(runs: runs, c.work)
+        let m = try Bench.measure(runs: runs, try c.prepare())
         print(String(decoding: try JSONEncoder().encode(m), as: UTF8.self))
     }
 }

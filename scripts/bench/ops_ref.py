@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""PyTorch timings for `detr-bench ops`, on the same shapes as the Swift cases.
+
+    ops_ref.py CASE [--runs 5]    prints {"seconds": median, "peak_rss_mb": peak}
+
+Cases: sgemm-1024, sgemm-4096, conv-<layer>-fwd|bwd, encoder-layer, softmax-10m, layernorm-10m.
+Threads: torch's default (all cores).
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+try:
+    import torch
+except ImportError:
+    sys.exit("torch is not installed (pip install torch)")
+
+CONV = {
+    "conv1": (3, 64, 7, 2, 3, 800, 1066),
+    "layer1-3x3": (64, 64, 3, 1, 1, 200, 267),
+    "layer3-1x1": (1024, 256, 1, 1, 0, 50, 67),
+    "layer3-3x3": (256, 256, 3, 1, 1, 50, 67),
+    "layer4-3x3s2": (512, 512, 3, 2, 1, 50, 67),
+}
+
+
+def prepare(case):
+    torch.manual_seed(0)
+    if case.startswith("sgemm-"):
+        n = int(case.split("-")[1])
+        a, b = torch.rand(n, n), torch.rand(n, n)
+        return lambda: torch.mm(a, b)
+    if case.startswith("conv-"):
+        name, kind = case[5:].rsplit("-", 1)
+        cin, cout, k, s, p, h, w = CONV[name]
+        x = torch.rand(1, cin, h, w) * 2 - 1
+        wt = (torch.rand(cout, cin, k, k) * 0.2 - 0.1).requires_grad_(kind == "bwd")
+        if kind == "fwd":
+            def fwd():
+                with torch.no_grad():
+                    torch.nn.functional.conv2d(x, wt, stride=s, padding=p)
+            return fwd
+        x.requires_grad_(name != "conv1")
+        g = torch.rand(torch.nn.functional.conv2d(x, wt, stride=s, padding=p).shape)
+
+        def bwd():
+            wt.grad = None
+            x.grad = None
+            torch.nn.functional.conv2d(x, wt, stride=s, padding=p).backward(g)
+        return bwd
+    if case == "encoder-layer":
+        attn = torch.nn.MultiheadAttention(256, 8, dropout=0.0)
+        l1, l2 = torch.nn.Linear(256, 2048), torch.nn.Linear(2048, 256)
+        n1, n2 = torch.nn.LayerNorm(256), torch.nn.LayerNorm(256)
+        params = list(attn.parameters()) + list(l1.parameters()) + list(l2.parameters()) + list(n1.parameters()) + list(n2.parameters())
+        src = (torch.rand(850, 2, 256) * 2 - 1).requires_grad_()
+        pos = torch.rand(850, 2, 256) * 2 - 1
+        g = torch.rand(850, 2, 256)
+
+        def layer():
+            src.grad = None
+            for p_ in params:
+                p_.grad = None
+            q = src + pos
+            x = n1(src + attn(q, q, src)[0])
+            out = n2(x + l2(torch.relu(l1(x))))
+            out.backward(g)
+        return layer
+    if case == "softmax-10m":
+        x = torch.rand(10_000, 1_000) * 10 - 5
+
+        def sm():
+            with torch.no_grad():
+                torch.softmax(x, dim=-1)
+        return sm
+    if case == "layernorm-10m":
+        x = torch.rand(39_063, 256) * 10 - 5
+        ln = torch.nn.LayerNorm(256)
+
+        def lnf():
+            with torch.no_grad():
+                ln(x)
+        return lnf
+    sys.exit(f"unknown case {case}")
+
+
+def peak_rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("case")
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    work = prepare(args.case)
+    work()
+    times = []
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - t0)
+    print(json.dumps({"seconds": statistics.median(times), "peak_rss_mb": peak_rss_mb()}))
+
+
+if __name__ == "__main__":
+    main()
