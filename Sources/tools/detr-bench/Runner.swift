@@ -26,6 +26,13 @@ struct BenchCase {
         self.referenceArguments = referenceArguments
         self.prepare = prepare
     }
+
+    /// A case whose work needs no untimed preparation; it returns a count of items.
+    init(name: String, reference: String, referenceScript: String, referenceArguments: [String],
+         work: @escaping () throws -> Int) {
+        self.init(name: name, reference: reference, referenceScript: referenceScript,
+                  referenceArguments: referenceArguments, prepare: { { _ = try work() } })
+    }
 }
 
 enum Bench {
