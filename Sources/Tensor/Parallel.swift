@@ -14,7 +14,10 @@ public enum Threads {
             let n = setting.load(ordering: .relaxed)
             return n > 0 ? n : cores
         }
-        set { setting.store(max(1, newValue), ordering: .relaxed) }
+        set {
+            setting.store(max(1, newValue), ordering: .relaxed)
+            OpenMP.setThreads(max(1, newValue))
+        }
     }
 
     public static let cores: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
@@ -36,5 +39,20 @@ public enum Threads {
                 if lo < hi { b(lo..<hi) }
             }
         }
+    }
+}
+
+/// oneDNN (Debian's build) runs on OpenMP: its thread count follows `Threads.count` through
+/// libgomp's omp_set_num_threads, looked up at run time (no link-time dependency on libgomp).
+enum OpenMP {
+    typealias SetThreads = @convention(c) (Int32) -> Void
+
+    static let setter: SetThreads? = {
+        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_set_num_threads") else { return nil }
+        return unsafeBitCast(sym, to: SetThreads.self)
+    }()
+
+    static func setThreads(_ n: Int) {
+        setter?(Int32(n))
     }
 }

@@ -27,6 +27,7 @@ enum DNNL {
         let stream: dnnl_stream_t
 
         init() {
+            OpenMP.setThreads(Threads.count)
             var e: dnnl_engine_t? = nil
             check(dnnl_engine_create(&e, dnnl_cpu, 0), "engine_create")
             var s: dnnl_stream_t? = nil
