@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "voc-annotation", targets: ["voc-annotation"]),
         .executable(name: "demo-data", targets: ["demo-data"]),
         .executable(name: "detr-bench", targets: ["detr-bench"]),
+        .executable(name: "get-map", targets: ["get-map"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -56,6 +57,9 @@ let package = Package(
         .executableTarget(name: "detr-bench", dependencies: [
             "Datasets", "Tensor", "NN", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/detr-bench"),
+        .executableTarget(name: "get-map", dependencies: [
+            "Datasets", "Eval", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/tools/get-map"),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["Fixtures"]),
@@ -63,6 +67,6 @@ let package = Package(
         .testTarget(name: "AugmentTests", dependencies: ["Augment"]),
         .testTarget(name: "EvalTests", dependencies: ["Eval"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
-        .testTarget(name: "ToolTests", dependencies: ["voc-annotation", "demo-data", "Datasets"]),
+        .testTarget(name: "ToolTests", dependencies: ["voc-annotation", "demo-data", "get-map", "Datasets"]),
     ]
 )

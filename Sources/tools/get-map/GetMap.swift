@@ -1,0 +1,16 @@
+import ArgumentParser
+
+/// `get-map`: evaluation modes of the reference get_map.py and more, one subcommand each.
+/// Each mode lives in its own file; add a mode by adding its command to `subcommands`.
+@main
+struct GetMap: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get-map",
+        abstract: "Evaluate detections or panoptic segmentations: VOC mAP, panoptic quality.",
+        discussion: """
+        Each mode prints the same table as its reference implementation and, with --json FILE, \
+        writes every number (fractions in [0, 1], classes keyed by name). Bad input ends the \
+        run with one line naming the file and a non-zero exit status.
+        """,
+        subcommands: [VOCCommand.self, PanopticCommand.self])
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Datasets
+import Eval
+import Foundation
+
+/// `get-map panoptic`: panoptic quality with panopticapi's pq_compute semantics.
+struct PanopticCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "panoptic",
+        abstract: "Panoptic quality (PQ, SQ, RQ) of COCO panoptic predictions, as panopticapi's pq_compute.",
+        discussion: """
+        Both sides are COCO panoptic JSON files with a folder of PNGs whose pixels hold segment \
+        ids (R + 256 G + 256^2 B, 0 = void). Images are evaluated in parallel.
+        """)
+
+    @Option(help: "Ground-truth panoptic JSON.")
+    var gtJson: String
+
+    @Option(help: "Ground-truth PNG folder (default: the JSON's path without .json).")
+    var gtFolder: String?
+
+    @Option(help: "Predicted panoptic JSON.")
+    var predJson: String
+
+    @Option(help: "Predicted PNG folder (default: the JSON's path without .json).")
+    var predFolder: String?
+
+    @Option(help: "Images evaluated at once (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Also write every number to this JSON file (fractions in [0, 1], classes keyed by name).")
+    var json: String?
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    static func folder(beside json: String) -> String {
+        json.hasSuffix(".json") ? String(json.dropLast(5)) : json
+    }
+
+    func run() throws {
+        try runReporting {
+            let gtDir = gtFolder ?? Self.folder(beside: gtJson)
+            let predDir = predFolder ?? Self.folder(beside: predJson)
+            for dir in [gtDir, predDir] where !FileIO.isDirectory(dir) {
+                throw ToolError("\(dir): no such directory")
+            }
+            let start = Date()
+            print("Evaluation panoptic segmentation metrics:")
+            print("Ground truth:")
+            print("\tSegmentation folder: \(gtDir)")
+            print("\tJSON file: \(gtJson)")
+            print("Prediction:")
+            print("\tSegmentation folder: \(predDir)")
+            print("\tJSON file: \(predJson)")
+            let gt = try COCOPanoptic.load(gtJson)
+            let pred = try COCOPanoptic.load(predJson)
+            let bar = ProgressBar(label: "images", total: gt.annotations.count)
+            let result = try PanopticQuality.evaluate(groundTruth: gt, groundTruthFolder: gtDir, prediction: pred,
+                                                      predictionFolder: predDir, predictionJSON: predJson,
+                                                      threads: threads, progress: bar.update)
+            bar.finish()
+            print(result.tableText(), terminator: "")
+            print("Time elapsed: \(String(format: "%.2f", Date().timeIntervalSince(start))) seconds")
+            if let json { try writeText(result.jsonText(), to: json) }
+        }
+    }
+}
