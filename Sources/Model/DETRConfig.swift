@@ -10,6 +10,14 @@ public struct DETRConfig: Equatable, Sendable, Codable {
     public var dropout: Float = 0.1
     public var preNorm = false
     public var auxLoss = true
+    /// Real classes (the classifier has numClasses + 1 outputs); DETR's COCO value is 91.
+    public var numClasses = 91
+    public var backbone: ResNetDepth = .resnet50
+    /// Frozen for pretrained weights, trainable when training from scratch.
+    public var backboneNorm: BackboneNorm = .frozen
+    /// DC5: dilate layer4 instead of striding it.
+    public var dilation = false
+    public var positionEncoding: PositionEncodingKind = .sine
     /// Matcher costs.
     public var costClass: Float = 1
     public var costBox: Float = 5
@@ -38,6 +46,7 @@ public struct DETRConfig: Equatable, Sendable, Codable {
         if numQueries <= 0 { out.append("numQueries must be positive") }
         if encoderLayers < 0 || decoderLayers <= 0 { out.append("need at least one decoder layer") }
         if !(0..<1).contains(dropout) { out.append("dropout must be in [0, 1)") }
+        if numClasses < 1 { out.append("numClasses must be at least 1") }
         return out
     }
 }

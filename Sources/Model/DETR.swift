@@ -1,0 +1,68 @@
+import NN
+import Tensor
+
+/// DETR (Carion et al. 2020), with the official repository's state-dict keys:
+/// `backbone.0.body.*` (ResNet), `backbone.1.*` (learned position encoding, if any),
+/// `transformer.*`, `input_proj`, `query_embed`, `class_embed`, `bbox_embed.layers.*`.
+public final class DETR: Module {
+    public let config: DETRConfig
+    public let backbone: ResNet
+    public let transformer: Transformer
+    let sine: SinePositionEncoding?
+    let learned: LearnedPositionEncoding?
+    public let inputProj: Conv2d
+    public let queryEmbed: Embedding
+    public let classEmbed: Linear
+    public let bboxEmbed: MLP
+
+    public init(_ config: DETRConfig, using rng: inout SplitMix64) {
+        precondition(config.problems().isEmpty, "DETRConfig: " + config.problems().joined(separator: "; "))
+        self.config = config
+        backbone = ResNet(depth: config.backbone, norm: config.backboneNorm, dilation: config.dilation, using: &rng)
+        transformer = Transformer(config, using: &rng)
+        switch config.positionEncoding {
+        case .sine:
+            sine = SinePositionEncoding(numPosFeats: config.dModel / 2)
+            learned = nil
+        case .learned:
+            sine = nil
+            learned = LearnedPositionEncoding(numPosFeats: config.dModel / 2, using: &rng)
+        }
+        inputProj = Conv2d(config.backbone.stageChannels[3], config.dModel, kernel: (1, 1), using: &rng)
+        queryEmbed = Embedding(config.numQueries, config.dModel, using: &rng)
+        classEmbed = Linear(config.dModel, config.numClasses + 1, using: &rng)
+        bboxEmbed = MLP(input: config.dModel, hidden: config.dModel, output: 4, layers: 3, using: &rng)
+    }
+
+    /// The position encoding of a feature map with padding mask [B, h, w].
+    func positionEncoding(_ mask: BoolTensor) -> Tensor {
+        if let sine { return sine(mask: mask) }
+        return learned!(batch: mask.shape[0], height: mask.shape[1], width: mask.shape[2])
+    }
+
+    /// images [B, 3, H, W] (normalised, zero-padded), mask [B, H, W] true on padding.
+    public func callAsFunction(images: Tensor, mask: BoolTensor, _ ctx: inout ForwardContext) -> DETROutput {
+        precondition(images.rank == 4 && images.shape[1] == 3 && mask.shape == [images.shape[0], images.shape[2], images.shape[3]],
+                     "DETR: images \(images.shape) with mask \(mask.shape)")
+        let feature = backbone(images, &ctx)[0]
+        let featureMask = downsampleMask(mask, to: feature.shape[2], feature.shape[3])
+        let pos = positionEncoding(featureMask)
+        let (hs, _) = transformer(src: inputProj(feature), mask: featureMask, queries: queryEmbed.weight, pos: pos, &ctx)
+        let logits = classEmbed(hs)            // [L, B, Q, C+1]
+        let boxes = bboxEmbed(hs).sigmoid()    // [L, B, Q, 4]
+        let layers = hs.shape[0]
+        func layer(_ t: Tensor, _ i: Int) -> Tensor { t.slice(axis: 0, i..<(i + 1)).squeeze(0) }
+        let aux = config.auxLoss ? (0..<(layers - 1)).map { DETROutput(logits: layer(logits, $0), boxes: layer(boxes, $0)) } : []
+        return DETROutput(logits: layer(logits, layers - 1), boxes: layer(boxes, layers - 1), aux: aux)
+    }
+
+    public func visit(_ prefix: ParameterKey, _ body: (ParameterKey, Tensor, StateKind) -> Void) {
+        visitChild(transformer, "transformer", prefix, body)
+        visitChild(classEmbed, "class_embed", prefix, body)
+        visitChild(bboxEmbed, "bbox_embed", prefix, body)
+        visitChild(queryEmbed, "query_embed", prefix, body)
+        visitChild(inputProj, "input_proj", prefix, body)
+        visitChild(backbone, "body", prefix.appending("backbone").appending("0"), body)
+        visitChild(learned, "1", prefix.appending("backbone"), body)
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Model
+import NN
+import Tensor
+import XCTest
+
+/// Our state-dict keys and shapes equal the official facebookresearch/detr ones
+/// (../shared/data/checkpoint_keys, written by the official code), so a converted official
+/// checkpoint loads strictly.
+final class DETRKeysTests: XCTestCase {
+    static let keysFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("../shared/data/checkpoint_keys").standardized.path
+
+    func officialKeys(_ name: String) throws -> [String: [Int]] {
+        let path = Self.keysFolder + "/" + name
+        guard FileManager.default.fileExists(atPath: path) else {
+            print("shared data \(path) is absent; skipping")
+            throw XCTSkip("shared data \(path) is absent")
+        }
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: [Int]]
+        return json
+    }
+
+    func testDETRR50_KeysAndShapesEqualOfficial() throws {
+        let official = try officialKeys("detr_r50.json")
+        XCTAssertEqual(official.count, 458)
+        var rng = SplitMix64(seed: 0)
+        let model = DETR(DETRConfig(), using: &rng)
+        let ours = Dictionary(uniqueKeysWithValues: model.namedState().map { ($0.key, $0.tensor.shape) })
+        XCTAssertEqual(ours.count, official.count)
+        let missing = Set(official.keys).subtracting(ours.keys).sorted()
+        let extra = Set(ours.keys).subtracting(official.keys).sorted()
+        XCTAssertEqual(missing, [], "keys of the official model we lack")
+        XCTAssertEqual(extra, [], "keys we have that the official model lacks")
+        for (k, shape) in official where ours[k] != nil {
+            XCTAssertEqual(ours[k], shape, k)
+        }
+        // Strict loading of a state dict with exactly the official keys succeeds.
+        let state = model.stateDict().mapValues { $0.clone() }
+        XCTAssertNoThrow(try model.load(state))
+    }
+
+    func testDETR_SmallForwardShapesAndBackward() {
+        var c = DETRConfig()
+        c.backbone = .resnet18
+        c.backboneNorm = .trainable
+        c.dModel = 32
+        c.heads = 4
+        c.feedForward = 64
+        c.encoderLayers = 1
+        c.decoderLayers = 2
+        c.numQueries = 5
+        c.numClasses = 3
+        c.dropout = 0
+        var rng = SplitMix64(seed: 1)
+        let model = DETR(c, using: &rng)
+        let images = Tensor.uniform([2, 3, 64, 96], low: -1, high: 1, using: &rng)
+        var mask = [Bool](repeating: false, count: 2 * 64 * 96)
+        for y in 0..<64 { for x in 64..<96 { mask[(64 + y) * 96 + x] = true } }  // image 2 is 64x64
+        var ctx = ForwardContext(training: true)
+        let out = model(images: images, mask: BoolTensor(mask, shape: [2, 64, 96]), &ctx)
+        XCTAssertEqual(out.logits.shape, [2, 5, 4])
+        XCTAssertEqual(out.boxes.shape, [2, 5, 4])
+        XCTAssertEqual(out.aux.count, 1)
+        XCTAssertTrue(out.boxes.scalars.allSatisfy { $0 > 0 && $0 < 1 })
+        (out.logits.sum() + out.boxes.sum() + out.aux[0].logits.sum()).backward()
+        let params = model.namedParameters()
+        let withoutGrad = params.filter { $0.tensor.grad == nil }.map { $0.key }
+        XCTAssertEqual(withoutGrad, [], "every trainable parameter receives a gradient")
+    }
+}
