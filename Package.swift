@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "AugmentTests", dependencies: ["Augment"]),
         .testTarget(name: "EvalTests", dependencies: ["Eval"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"]),
         .testTarget(name: "ToolTests", dependencies: ["voc-annotation", "demo-data", "get-map", "Datasets"]),
     ]
 )

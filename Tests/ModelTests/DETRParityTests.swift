@@ -1,0 +1,117 @@
+import Foundation
+import Model
+import NN
+import Tensor
+import XCTest
+
+/// DETR against Hugging Face transformers' DetrForObjectDetection on the same weights
+/// (fixture from scripts/fixtures/detr_hf_reference.py; the weights are regenerated here from
+/// the same SplitMix64 stream, so only inputs and outputs are stored).
+final class DETRParityTests: XCTestCase {
+    struct Encoded: Decodable {
+        let shape: [Int]
+        let data: [Float]
+    }
+
+    struct Sampled: Decodable {
+        let shape: [Int]
+        let stride: Int
+        let data: [Float]
+    }
+
+    struct Target: Decodable {
+        let labels: [Int]
+        let boxes: [Float]
+    }
+
+    struct Layer: Decodable {
+        let logits: Encoded
+        let boxes: Encoded
+    }
+
+    struct Reference: Decodable {
+        let seed: UInt64
+        let keys: [String]
+        let ranges: [String: [Double]]
+        let shapes: [String: [Int]]
+        let image_seed: UInt64
+        let mask: [Bool]
+        let targets: [Target]
+        let logits: Encoded
+        let boxes: Encoded
+        let aux: [Layer]
+        let losses: [String: Double]
+        let loss: Double
+        let indices: [[[Int]]]
+        let grads: [String: Sampled]
+    }
+
+    static func reference() throws -> Reference {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/detr_hf_reference.json")
+        return try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
+    }
+
+    /// The fixture's model: ResNet-50, d_model 64, 4 heads, 2+2 layers, FFN 128, 7 queries, 3 classes.
+    static func config() -> DETRConfig {
+        var c = DETRConfig()
+        c.dModel = 64
+        c.heads = 4
+        c.feedForward = 128
+        c.encoderLayers = 2
+        c.decoderLayers = 2
+        c.numQueries = 7
+        c.numClasses = 3
+        c.dropout = 0
+        return c
+    }
+
+    /// Uniform values of the SplitMix64 stream, as the fixture script draws them (in Double).
+    static func stream(_ rng: inout SplitMix64, _ n: Int, low: Double, high: Double) -> [Float] {
+        (0..<n).map { _ in Float(low + (high - low) * Double(rng.next() >> 40) * (1.0 / 16_777_216.0)) }
+    }
+
+    static func model(_ ref: Reference) throws -> DETR {
+        var init_ = SplitMix64(seed: 0)
+        let model = DETR(config(), using: &init_)
+        var rng = SplitMix64(seed: ref.seed)
+        var state: [String: Tensor] = [:]
+        for key in ref.keys {
+            let shape = ref.shapes[key]!, range = ref.ranges[key]!
+            state[key] = Tensor(stream(&rng, shape.reduce(1, *), low: range[0], high: range[1]), shape: shape)
+        }
+        try model.load(state)
+        return model
+    }
+
+    static func images(_ ref: Reference) -> Tensor {
+        var rng = SplitMix64(seed: ref.image_seed)
+        let img = Tensor.zeros([2, 3, 64, 96])
+        let first = stream(&rng, 3 * 64 * 96, low: -1, high: 1)
+        for i in 0..<first.count { img.data[i] = first[i] }
+        let second = stream(&rng, 3 * 48 * 80, low: -1, high: 1)
+        for c in 0..<3 { for y in 0..<48 { for x in 0..<80 {
+            img.data[((3 + c) * 64 + y) * 96 + x] = second[(c * 48 + y) * 80 + x]
+        } } }
+        return img
+    }
+
+    func assertClose(_ got: Tensor, _ want: Encoded, _ what: String, atol: Float = 1e-4) {
+        XCTAssertEqual(got.shape, want.shape, what)
+        let worst = zip(got.scalars, want.data).map { Swift.abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThan(worst, atol, "\(what): max abs difference \(worst)")
+    }
+
+    func testForward_MatchesTransformers() throws {
+        let ref = try Self.reference()
+        let model = try Self.model(ref)
+        var ctx = ForwardContext.inference
+        let out = withNoGrad { model(images: Self.images(ref), mask: BoolTensor(ref.mask, shape: [2, 64, 96]), &ctx) }
+        assertClose(out.logits, ref.logits, "logits")
+        assertClose(out.boxes, ref.boxes, "boxes")
+        XCTAssertEqual(out.aux.count, ref.aux.count)
+        for (i, (a, r)) in zip(out.aux, ref.aux).enumerated() {
+            assertClose(a.logits, r.logits, "aux \(i) logits")
+            assertClose(a.boxes, r.boxes, "aux \(i) boxes")
+        }
+    }
+}
