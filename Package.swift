@@ -55,7 +55,7 @@ let package = Package(
             "Datasets", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/demo-data"),
         .executableTarget(name: "detr-bench", dependencies: [
-            "Datasets", "Tensor", "NN", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Datasets", "Tensor", "NN", "Model", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/detr-bench"),
         .executableTarget(name: "get-map", dependencies: [
             "Datasets", "Eval", .product(name: "ArgumentParser", package: "swift-argument-parser"),

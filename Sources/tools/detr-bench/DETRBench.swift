@@ -1,8 +1,14 @@
 import ArgumentParser
+import Tensor
 
 /// Benchmarks against the Python references, measured in the same run (see DESIGN.md).
 @main
 struct DETRBench: ParsableCommand {
+    static func main() {
+        ProcessSetup.preferPassiveOpenMPThreads()
+        Self.main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "detr-bench",
         abstract: "Time the toolkit against the Python reference implementations, side by side.",
@@ -13,7 +19,7 @@ struct DETRBench: ParsableCommand {
         one JSON line per (case, reference) pair and everything else goes to stderr; ratio = \
         ref_s / ours_s (above 1: we are faster).
         """,
-        subcommands: [IOBench.self, OpsBench.self, RunCase.self])
+        subcommands: [IOBench.self, OpsBench.self, ModelBench.self, RunCase.self])
 }
 
 /// Options shared by every area.

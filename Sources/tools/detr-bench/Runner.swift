@@ -155,6 +155,7 @@ struct RunCase: ParsableCommand {
         switch area {
         case "io": cases = IOBench.cases(data: data)
         case "ops": cases = OpsBench.cases()
+        case "model": cases = ModelBench.cases()
         default: throw ValidationError("unknown area \(area)")
         }
         guard let c = cases.first(where: { $0.name == name }) else { throw ValidationError("unknown case \(name)") }
