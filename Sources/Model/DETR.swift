@@ -40,20 +40,45 @@ public final class DETR: Module {
         return learned!(batch: mask.shape[0], height: mask.shape[1], width: mask.shape[2])
     }
 
-    /// images [B, 3, H, W] (normalised, zero-padded), mask [B, H, W] true on padding.
-    public func callAsFunction(images: Tensor, mask: BoolTensor, _ ctx: inout ForwardContext) -> DETROutput {
+    /// Everything a forward pass computes, for the heads built on top of DETR.
+    public struct Intermediate {
+        public var output: DETROutput
+        /// Decoder outputs of every layer [L, B, Q, C].
+        public var hs: Tensor
+        /// Encoder output as a feature map [B, C, h, w].
+        public var memory: Tensor
+        /// input_proj of the last backbone stage [B, C, h, w].
+        public var projected: Tensor
+        /// Backbone stages (layer1...layer4 when `allStages`, else layer4 only).
+        public var features: [Tensor]
+        /// Padding mask at the last stage's resolution [B, h, w].
+        public var featureMask: BoolTensor
+    }
+
+    /// The forward pass with its intermediate results.
+    public func forwardIntermediate(images: Tensor, mask: BoolTensor, allStages: Bool, _ ctx: inout ForwardContext) -> Intermediate {
         precondition(images.rank == 4 && images.shape[1] == 3 && mask.shape == [images.shape[0], images.shape[2], images.shape[3]],
                      "DETR: images \(images.shape) with mask \(mask.shape)")
-        let feature = backbone(images, &ctx)[0]
-        let featureMask = downsampleMask(mask, to: feature.shape[2], feature.shape[3])
+        let features = backbone(images, returnAll: allStages, &ctx)
+        let feature = features[features.count - 1]
+        let b = feature.shape[0], h = feature.shape[2], w = feature.shape[3]
+        let featureMask = downsampleMask(mask, to: h, w)
         let pos = positionEncoding(featureMask)
-        let (hs, _) = transformer(src: inputProj(feature), mask: featureMask, queries: queryEmbed.weight, pos: pos, &ctx)
+        let projected = inputProj(feature)
+        let (hs, memory) = transformer(src: projected, mask: featureMask, queries: queryEmbed.weight, pos: pos, &ctx)
         let logits = classEmbed(hs)            // [L, B, Q, C+1]
         let boxes = bboxEmbed(hs).sigmoid()    // [L, B, Q, 4]
         let layers = hs.shape[0]
         func layer(_ t: Tensor, _ i: Int) -> Tensor { t.slice(axis: 0, i..<(i + 1)).squeeze(0) }
         let aux = config.auxLoss ? (0..<(layers - 1)).map { DETROutput(logits: layer(logits, $0), boxes: layer(boxes, $0)) } : []
-        return DETROutput(logits: layer(logits, layers - 1), boxes: layer(boxes, layers - 1), aux: aux)
+        let output = DETROutput(logits: layer(logits, layers - 1), boxes: layer(boxes, layers - 1), aux: aux)
+        let memoryMap = memory.permute([1, 2, 0]).reshape([b, config.dModel, h, w])
+        return Intermediate(output: output, hs: hs, memory: memoryMap, projected: projected, features: features, featureMask: featureMask)
+    }
+
+    /// images [B, 3, H, W] (normalised, zero-padded), mask [B, H, W] true on padding.
+    public func callAsFunction(images: Tensor, mask: BoolTensor, _ ctx: inout ForwardContext) -> DETROutput {
+        forwardIntermediate(images: images, mask: mask, allStages: false, &ctx).output
     }
 
     public func visit(_ prefix: ParameterKey, _ body: (ParameterKey, Tensor, StateKind) -> Void) {

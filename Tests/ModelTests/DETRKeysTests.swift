@@ -40,6 +40,40 @@ final class DETRKeysTests: XCTestCase {
         XCTAssertNoThrow(try model.load(state))
     }
 
+    func testDETRPanoptic_KeysAndShapesEqualOfficial() throws {
+        let official = try officialKeys("detr_r50_panoptic.json")
+        XCTAssertEqual(official.count, 490)
+        var c = DETRConfig()
+        c.numClasses = official["detr.class_embed.weight"]![0] - 1
+        var rng = SplitMix64(seed: 0)
+        let model = DETRSegmentation(c, using: &rng)
+        let ours = Dictionary(uniqueKeysWithValues: model.namedState().map { ($0.key, $0.tensor.shape) })
+        XCTAssertEqual(Set(official.keys).subtracting(ours.keys).sorted(), [])
+        XCTAssertEqual(Set(ours.keys).subtracting(official.keys).sorted(), [])
+        for (k, shape) in official where ours[k] != nil { XCTAssertEqual(ours[k], shape, k) }
+    }
+
+    func testDETRSegmentation_SmallForwardShapes() {
+        var c = DETRConfig()
+        // The head's GroupNorm(8) layers need dModel + heads and dModel / 16 divisible by 8.
+        c.backbone = .resnet18
+        c.dModel = 128
+        c.heads = 8
+        c.feedForward = 64
+        c.encoderLayers = 1
+        c.decoderLayers = 1
+        c.numQueries = 3
+        c.numClasses = 2
+        c.dropout = 0
+        var rng = SplitMix64(seed: 3)
+        let model = DETRSegmentation(c, using: &rng)
+        let images = Tensor.uniform([2, 3, 64, 64], low: -1, high: 1, using: &rng)
+        var ctx = ForwardContext.inference
+        let out = model(images: images, mask: BoolTensor([Bool](repeating: false, count: 2 * 64 * 64), shape: [2, 64, 64]), &ctx)
+        XCTAssertEqual(out.masks?.shape, [2, 3, 16, 16])
+        XCTAssertEqual(out.logits.shape, [2, 3, 3])
+    }
+
     func testDETR_SmallForwardShapesAndBackward() {
         var c = DETRConfig()
         c.backbone = .resnet18
