@@ -7,7 +7,7 @@ import Tensor
 /// - `masks`: optional mask logits of the segmentation head, [batch, queries, h, w].
 /// - `aux`: the outputs of the earlier decoder layers (first layer first), each without `aux`,
 ///   for the auxiliary losses.
-public struct DETROutput {
+public struct DETROutput: Sendable {
     public var logits: Tensor
     public var boxes: Tensor
     public var masks: Tensor?
@@ -44,7 +44,7 @@ public struct DETROutput {
 /// - `labels`: class ids in 0..<classes, one per box.
 /// - `boxes`: [boxes, 4], normalised cxcywh in [0, 1] relative to the unpadded image.
 /// - `masks`: optional binary instance masks [boxes, H, W] (segmentation training).
-public struct DETRTarget {
+public struct DETRTarget: Sendable {
     public var labels: [Int]
     public var boxes: Tensor
     public var masks: Tensor?
@@ -72,7 +72,7 @@ public struct DETRTarget {
 }
 
 /// Bad inputs to the matcher, the criterion, the box ops or the post-processing.
-public enum DETRInputError: Error, Equatable, CustomStringConvertible {
+public enum DETRInputError: Error, Equatable, Sendable, CustomStringConvertible {
     case badShape(what: String, expected: String, got: [Int])
     case labelOutOfRange(image: Int, index: Int, label: Int, numClasses: Int)
     case batchMismatch(outputs: Int, targets: Int)

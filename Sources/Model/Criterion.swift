@@ -1,0 +1,267 @@
+import Tensor
+
+/// Weights of the loss terms in the total (DETR: ce 1, bbox 5, giou 2, mask 1, dice 1).
+public struct LossWeights: Equatable, Sendable {
+    public var ce: Float = 1
+    public var bbox: Float = 5
+    public var giou: Float = 2
+    public var mask: Float = 1
+    public var dice: Float = 1
+
+    public init(ce: Float = 1, bbox: Float = 5, giou: Float = 2, mask: Float = 1, dice: Float = 1) {
+        self.ce = ce
+        self.bbox = bbox
+        self.giou = giou
+        self.mask = mask
+        self.dice = dice
+    }
+
+    public init(config: DETRConfig) {
+        self.init(ce: config.lossCE, bbox: config.lossBox, giou: config.lossGIoU)
+    }
+}
+
+/// The loss terms of one decoder output (scalars). `classError` (percent of matched queries
+/// whose top class is wrong) is computed for the last layer only, as DETR logs it; the
+/// mask terms only for the last layer and only when the output has masks (DETR skips them
+/// for auxiliary layers too); the targets must then all have masks.
+public struct LossTerms: Sendable {
+    /// Weighted cross-entropy over all queries ("no object" weighted by eosCoefficient).
+    public var ce: Tensor
+    /// L1 between matched boxes (cxcywh), summed and divided by the number of target boxes.
+    public var bbox: Tensor
+    /// 1 - GIoU of matched boxes, summed and divided by the number of target boxes.
+    public var giou: Tensor
+    /// Mean absolute difference between the number of predicted objects and of targets.
+    public var cardinalityError: Float
+    public var classError: Float?
+    public var mask: Tensor?
+    public var dice: Tensor?
+
+    /// `(name, value)` pairs with DETR's names plus `suffix` (e.g. "_0").
+    public func logged(suffix: String = "") -> [(name: String, value: Float)] {
+        var out: [(name: String, value: Float)] = [
+            ("loss_ce" + suffix, ce.item), ("loss_bbox" + suffix, bbox.item), ("loss_giou" + suffix, giou.item),
+        ]
+        if let mask { out.append(("loss_mask" + suffix, mask.item)) }
+        if let dice { out.append(("loss_dice" + suffix, dice.item)) }
+        if let classError { out.append(("class_error" + suffix, classError)) }
+        out.append(("cardinality_error" + suffix, cardinalityError))
+        return out
+    }
+}
+
+/// All loss terms of a batch and their weighted total (the value to differentiate).
+public struct DETRLosses: Sendable {
+    public var main: LossTerms
+    /// One per auxiliary decoder output, in the order of `DETROutput.aux` (names `_0`, `_1`, ...).
+    public var aux: [LossTerms]
+    public var total: Tensor
+    /// The matching used for the main output.
+    public var indices: [MatchIndices]
+
+    /// Every term as `(name, value)` with DETR's names, for logging.
+    public var logged: [(name: String, value: Float)] {
+        var out = main.logged()
+        for (i, a) in aux.enumerated() { out += a.logged(suffix: "_\(i)") }
+        return out
+    }
+}
+
+/// DETR's `SetCriterion`: matches predictions to targets, then computes the classification,
+/// box and (optionally) mask losses for the final and every auxiliary decoder output.
+public struct SetCriterion: Sendable {
+    /// Number of real classes; outputs have numClasses + 1 logits.
+    public var numClasses: Int
+    public var matcher: HungarianMatcher
+    public var weights: LossWeights
+    /// Weight of the "no object" class in the cross-entropy.
+    public var eosCoefficient: Float
+    /// Focal loss parameters of the mask loss.
+    public var focalAlpha: Float = 0.25
+    public var focalGamma: Float = 2
+
+    public init(numClasses: Int, matcher: HungarianMatcher = HungarianMatcher(), weights: LossWeights = LossWeights(),
+                eosCoefficient: Float = 0.1) {
+        self.numClasses = numClasses
+        self.matcher = matcher
+        self.weights = weights
+        self.eosCoefficient = eosCoefficient
+    }
+
+    public init(numClasses: Int, config: DETRConfig) {
+        self.init(numClasses: numClasses, matcher: HungarianMatcher(config: config), weights: LossWeights(config: config),
+                  eosCoefficient: config.eosCoefficient)
+    }
+
+    /// Class weights [C + 1]: 1 for real classes, eosCoefficient for "no object".
+    public var classWeights: Tensor {
+        var w = [Float](repeating: 1, count: numClasses + 1)
+        w[numClasses] = eosCoefficient
+        return Tensor(w, shape: [numClasses + 1])
+    }
+
+    public func callAsFunction(_ output: DETROutput, _ targets: [DETRTarget]) throws -> DETRLosses {
+        try losses(output, targets)
+    }
+
+    public func losses(_ output: DETROutput, _ targets: [DETRTarget]) throws -> DETRLosses {
+        guard numClasses >= 1 else { throw DETRInputError.invalidArgument("SetCriterion: numClasses must be positive") }
+        guard output.numClasses == numClasses else {
+            throw DETRInputError.badShape(what: "logits", expected: "[batch, queries, \(numClasses + 1)]", got: output.logits.shape)
+        }
+        // Normalise by the number of target boxes (at least 1), as DETR on one process.
+        let numBoxes = Float(Swift.max(targets.reduce(0) { $0 + $1.count }, 1))
+        let indices = try matcher(output, targets)
+        var main = try terms(output, targets, indices, numBoxes: numBoxes, withClassError: true)
+        if output.masks != nil {
+            // The mask terms need every target's masks: a missing one is an error, not a skip.
+            let (focal, dice) = try maskLosses(output, targets, indices, numBoxes: numBoxes)
+            main.mask = focal
+            main.dice = dice
+        }
+        var aux: [LossTerms] = []
+        for a in output.aux {
+            guard a.numClasses == numClasses, a.batchSize == output.batchSize else {
+                throw DETRInputError.badShape(what: "aux logits", expected: "\(output.logits.shape)", got: a.logits.shape)
+            }
+            let auxIndices = try matcher(a, targets)
+            aux.append(try terms(a, targets, auxIndices, numBoxes: numBoxes, withClassError: false))
+        }
+        var total = weighted(main)
+        for a in aux { total = total + weighted(a) }
+        return DETRLosses(main: main, aux: aux, total: total, indices: indices)
+    }
+
+    /// The weighted sum of one output's terms.
+    func weighted(_ t: LossTerms) -> Tensor {
+        var sum = t.ce * weights.ce + t.bbox * weights.bbox
+        sum = sum + t.giou * weights.giou
+        if let mask = t.mask { sum = sum + mask * weights.mask }
+        if let dice = t.dice { sum = sum + dice * weights.dice }
+        return sum
+    }
+
+    func terms(_ output: DETROutput, _ targets: [DETRTarget], _ indices: [MatchIndices], numBoxes: Float,
+               withClassError: Bool) throws -> LossTerms {
+        let (ce, classError) = labelLoss(output, targets, indices)
+        let (bbox, giou) = try boxLosses(output, targets, indices, numBoxes: numBoxes)
+        return LossTerms(ce: ce, bbox: bbox, giou: giou, cardinalityError: cardinalityError(output, targets),
+                         classError: withClassError ? classError : nil)
+    }
+
+    /// Flat indices b * Q + q of the matched queries, image by image.
+    func matchedQueries(_ indices: [MatchIndices], queries: Int) -> [Int] {
+        indices.enumerated().flatMap { b, m in m.queries.map { b * queries + $0 } }
+    }
+
+    /// Weighted cross-entropy over every query (unmatched ones target "no object") and the
+    /// class error of the matched queries in percent (100 when nothing is matched, as DETR).
+    func labelLoss(_ output: DETROutput, _ targets: [DETRTarget], _ indices: [MatchIndices]) -> (ce: Tensor, classError: Float) {
+        let b = output.batchSize, q = output.numQueries, c1 = numClasses + 1
+        var classes = [Int](repeating: numClasses, count: b * q)
+        for (img, m) in indices.enumerated() {
+            for (qi, ti) in zip(m.queries, m.targets) { classes[img * q + qi] = targets[img].labels[ti] }
+        }
+        let flat = output.logits.reshape([b * q, c1])
+        let ce = Tensor.crossEntropy(flat, IntTensor(classes), weight: classWeights)
+        // Class error: top-1 over all C + 1 logits of the matched queries.
+        let matched = matchedQueries(indices, queries: q)
+        var correct = 0
+        let p = output.logits.data
+        for k in matched {
+            var best = 0
+            for j in 1..<c1 where p[k * c1 + j] > p[k * c1 + best] { best = j }
+            if best == classes[k] { correct += 1 }
+        }
+        let accuracy = matched.isEmpty ? 0 : 100 * Float(correct) / Float(matched.count)
+        return (ce, 100 - accuracy)
+    }
+
+    /// |number of queries whose top class is a real class - number of targets|, averaged over
+    /// the batch (logged only, no gradient).
+    func cardinalityError(_ output: DETROutput, _ targets: [DETRTarget]) -> Float {
+        let b = output.batchSize, q = output.numQueries, c1 = numClasses + 1
+        let p = output.logits.data
+        var total: Float = 0
+        for img in 0..<b {
+            var predicted = 0
+            for qi in 0..<q {
+                let row = (img * q + qi) * c1
+                var best = 0
+                for j in 1..<c1 where p[row + j] > p[row + best] { best = j }
+                if best != numClasses { predicted += 1 }
+            }
+            total += Swift.abs(Float(predicted - targets[img].count))
+        }
+        return total / Float(Swift.max(b, 1))
+    }
+
+    /// L1 and GIoU losses of the matched boxes, each summed and divided by `numBoxes`.
+    func boxLosses(_ output: DETROutput, _ targets: [DETRTarget], _ indices: [MatchIndices],
+                          numBoxes: Float) throws -> (bbox: Tensor, giou: Tensor) {
+        let q = output.numQueries
+        let matched = matchedQueries(indices, queries: q)
+        if matched.isEmpty { return (Tensor(scalar: 0), Tensor(scalar: 0)) }
+        let source = output.boxes.reshape([output.batchSize * q, 4]).indexSelect(axis: 0, matched)   // [M, 4]
+        let parts = zip(targets, indices).filter { $0.1.count > 0 }.map { $0.0.boxes.indexSelect(axis: 0, $0.1.targets) }
+        let target = Tensor.cat(parts, axis: 0)                                                          // [M, 4]
+        let bbox = Tensor.l1Loss(source, target, reduction: .sum) / numBoxes
+        let giou = try generalizedBoxIoUPaired(boxCxcywhToXyxy(source), boxCxcywhToXyxy(target))
+        return (bbox, (1 - giou).sum() / numBoxes)
+    }
+
+    /// Focal and dice losses of the matched masks (DETR's `loss_masks`): target masks are
+    /// zero-padded to the largest size in the batch, predicted mask logits are upsampled
+    /// bilinearly to that size.
+    func maskLosses(_ output: DETROutput, _ targets: [DETRTarget], _ indices: [MatchIndices],
+                           numBoxes: Float) throws -> (focal: Tensor, dice: Tensor) {
+        guard let masks = output.masks else { throw DETRInputError.invalidArgument("maskLosses: the output has no masks") }
+        var height = 0, width = 0
+        for (b, t) in targets.enumerated() {
+            guard let m = t.masks, m.rank == 3 else {
+                throw DETRInputError.invalidArgument("maskLosses: target \(b) has no masks [N, H, W]")
+            }
+            height = Swift.max(height, m.shape[1])
+            width = Swift.max(width, m.shape[2])
+        }
+        let q = output.numQueries, h = masks.shape[2], w = masks.shape[3]
+        let matched = matchedQueries(indices, queries: q)
+        if matched.isEmpty { return (Tensor(scalar: 0), Tensor(scalar: 0)) }
+        let predicted = masks.reshape([output.batchSize * q, h, w]).indexSelect(axis: 0, matched)
+        var parts: [Tensor] = []
+        for (t, m) in zip(targets, indices) where m.count > 0 {
+            let tm = t.masks!
+            let padded = tm.pad([(0, height - tm.shape[1]), (0, width - tm.shape[2])])
+            parts.append(padded.indexSelect(axis: 0, m.targets))
+        }
+        return try maskFocalDiceLosses(predicted, Tensor.cat(parts, axis: 0), numBoxes: numBoxes,
+                                       alpha: focalAlpha, gamma: focalGamma)
+    }
+}
+
+/// DETR's mask losses for matched masks: `logits` [N, h, w] (mask logits), `targets`
+/// [N, H, W] (binary). The logits are upsampled bilinearly (align_corners false) to H x W;
+/// focal = sum over masks of the per-pixel mean sigmoid focal loss / numBoxes;
+/// dice = sum over masks of 1 - (2 sum(p t) + 1) / (sum p + sum t + 1), / numBoxes.
+public func maskFocalDiceLosses(_ logits: Tensor, _ targets: Tensor, numBoxes: Float,
+                                alpha: Float = 0.25, gamma: Float = 2) throws -> (focal: Tensor, dice: Tensor) {
+    guard logits.rank == 3, targets.rank == 3, logits.shape[0] == targets.shape[0] else {
+        throw DETRInputError.badShape(what: "mask losses", expected: "logits [N, h, w] and targets [N, H, W]",
+                                      got: logits.shape + targets.shape)
+    }
+    let n = logits.shape[0], height = targets.shape[1], width = targets.shape[2]
+    if n == 0 { return (Tensor(scalar: 0), Tensor(scalar: 0)) }
+    guard height > 0, width > 0, numBoxes > 0 else {
+        throw DETRInputError.invalidArgument("mask losses: empty target masks or numBoxes <= 0")
+    }
+    var up = logits.unsqueeze(1)                                              // [N, 1, h, w]
+    if logits.shape[1] != height || logits.shape[2] != width {
+        up = up.interpolateBilinear(height, width)                            // [N, 1, H, W]
+    }
+    let x = up.reshape([n, height * width])
+    let t = targets.reshape([n, height * width])
+    let focal = Tensor.sigmoidFocalLoss(x, t, alpha: alpha, gamma: gamma, reduction: .none).mean(axis: 1).sum() / numBoxes
+    let dice = Tensor.diceLoss(x, t, reduction: .sum) / numBoxes
+    return (focal, dice)
+}
