@@ -70,9 +70,11 @@ final class DETRParityTests: XCTestCase {
         (0..<n).map { _ in Float(low + (high - low) * Double(rng.next() >> 40) * (1.0 / 16_777_216.0)) }
     }
 
-    static func model(_ ref: Reference) throws -> DETR {
+    static func model(_ ref: Reference, auxLoss: Bool = true) throws -> DETR {
         var init_ = SplitMix64(seed: 0)
-        let model = DETR(config(), using: &init_)
+        var c = config()
+        c.auxLoss = auxLoss
+        let model = DETR(c, using: &init_)
         var rng = SplitMix64(seed: ref.seed)
         var state: [String: Tensor] = [:]
         for key in ref.keys {
@@ -112,6 +114,39 @@ final class DETRParityTests: XCTestCase {
         for (i, (a, r)) in zip(out.aux, ref.aux).enumerated() {
             assertClose(a.logits, r.logits, "aux \(i) logits")
             assertClose(a.boxes, r.boxes, "aux \(i) boxes")
+        }
+    }
+
+    /// Losses, matching and parameter gradients against transformers' loss (its DetrLoss with
+    /// the Hungarian matcher, costs 1/5/2, weights 1/5/2, eos 0.1), auxiliary loss off.
+    func testLossesAndGradients_MatchTransformers() throws {
+        let ref = try Self.reference()
+        let model = try Self.model(ref, auxLoss: false)
+        var ctx = ForwardContext(training: true)
+        let out = model(images: Self.images(ref), mask: BoolTensor(ref.mask, shape: [2, 64, 96]), &ctx)
+        let targets = ref.targets.map { DETRTarget(labels: $0.labels, boxes: Tensor($0.boxes, shape: [$0.labels.count, 4])) }
+        let criterion = SetCriterion(numClasses: 3, config: Self.config())
+        let losses = try criterion(out, targets)
+        XCTAssertEqual(losses.indices.map { [$0.queries, $0.targets] }, ref.indices, "matching")
+        func rel(_ a: Float, _ b: Double) -> Double { Swift.abs(Double(a) - b) / Swift.max(Swift.abs(b), 1e-8) }
+        XCTAssertLessThan(rel(losses.main.ce.item, ref.losses["loss_ce"]!), 1e-4, "loss_ce")
+        XCTAssertLessThan(rel(losses.main.bbox.item, ref.losses["loss_bbox"]!), 1e-4, "loss_bbox")
+        XCTAssertLessThan(rel(losses.main.giou.item, ref.losses["loss_giou"]!), 1e-4, "loss_giou")
+        XCTAssertEqual(Double(losses.main.cardinalityError), ref.losses["cardinality_error"]!, accuracy: 1e-6)
+        XCTAssertLessThan(rel(losses.total.item, ref.loss), 1e-4, "total")
+        losses.total.backward()
+        let params = Dictionary(uniqueKeysWithValues: model.namedState().map { ($0.key, $0.tensor) })
+        for (key, want) in ref.grads.sorted(by: { $0.key < $1.key }) {
+            guard let g = params[key]?.grad else {
+                XCTFail("\(key): no gradient")
+                continue
+            }
+            XCTAssertEqual(g.shape, want.shape, key)
+            let sampled = stride(from: 0, to: g.count, by: want.stride).map { g.data[$0] }
+            XCTAssertEqual(sampled.count, want.data.count, key)
+            let scale = want.data.map { Swift.abs($0) }.max() ?? 1
+            let worst = zip(sampled, want.data).map { Swift.abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(worst / Swift.max(scale, 1e-12), 1e-3, "\(key): max difference \(worst) for gradients up to \(scale)")
         }
     }
 }
