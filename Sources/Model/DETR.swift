@@ -32,6 +32,10 @@ public final class DETR: Module {
         queryEmbed = Embedding(config.numQueries, config.dModel, using: &rng)
         classEmbed = Linear(config.dModel, config.numClasses + 1, using: &rng)
         bboxEmbed = MLP(input: config.dModel, hidden: config.dModel, output: 4, layers: 3, using: &rng)
+        if config.backboneNorm == .frozen {
+            // As the official code with pretrained weights: only layer2...layer4 of the backbone train.
+            freeze(prefixes: ["backbone.0.body.conv1", "backbone.0.body.layer1"])
+        }
     }
 
     /// The position encoding of a feature map with padding mask [B, h, w].

@@ -3,7 +3,8 @@
 
     model_ref.py CASE [--runs 5]   prints {"seconds": median, "peak_rss_mb": peak}
 
-Cases: detr-r50-infer-BxHxW (eval mode, no grad). The model is transformers'
+Cases: detr-r50-infer-BxHxW (eval mode, no grad) and detr-r50-train-2x512x512 (one step:
+forward, matching, loss, backward, clipping, AdamW; dropout 0.1 as configured). The model is transformers'
 DetrForObjectDetection with a timm ResNet-50 (random init, no download), 91 classes,
 100 queries, d_model 256, 6+6 layers: the DETR-R50 architecture. Threads: torch's default.
 """
@@ -41,6 +42,25 @@ def prepare(case):
             with torch.no_grad():
                 model(pixel_values=x, pixel_mask=mask)
         return infer
+    if case == "detr-r50-train-2x512x512":
+        model.train()
+        x = torch.rand(2, 3, 512, 512) * 4 - 2
+        mask = torch.ones(2, 512, 512, dtype=torch.long)
+        g = torch.Generator().manual_seed(3)
+        labels = [{"class_labels": torch.randint(0, 91, (10,), generator=g),
+                   "boxes": torch.cat([torch.rand(10, 2, generator=g) * 0.6 + 0.2, torch.rand(10, 2, generator=g) * 0.3 + 0.05], 1)}
+                  for _ in range(2)]
+        backbone = [p for n, p in model.named_parameters() if "backbone" in n and p.requires_grad]
+        rest = [p for n, p in model.named_parameters() if "backbone" not in n and p.requires_grad]
+        opt = torch.optim.AdamW([{"params": rest}, {"params": backbone, "lr": 1e-5}], lr=1e-4, weight_decay=1e-4)
+
+        def step():
+            opt.zero_grad()
+            out = model(pixel_values=x, pixel_mask=mask, labels=labels)
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+            opt.step()
+        return step
     sys.exit(f"unknown case {case}")
 
 
