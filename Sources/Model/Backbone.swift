@@ -60,12 +60,15 @@ final class ConvNorm: Module {
         self.normKey = normKey
     }
 
-    func callAsFunction(_ x: Tensor, _ ctx: inout ForwardContext) -> Tensor {
+    /// The convolution and its norm, with a ReLU after them when `relu` (fused into the
+    /// convolution's pass when the norm is folded).
+    func callAsFunction(_ x: Tensor, relu: Bool = false, _ ctx: inout ForwardContext) -> Tensor {
         if let (scale, shift) = norm.foldable {
             let w = conv.weight * scale.reshape([scale.count, 1, 1, 1])
-            return x.conv2d(weight: w, bias: shift, stride: conv.stride, padding: conv.padding, dilation: conv.dilation)
+            return x.conv2d(weight: w, bias: shift, stride: conv.stride, padding: conv.padding, dilation: conv.dilation, relu: relu)
         }
-        return norm(conv(x), &ctx)
+        let y = norm(conv(x), &ctx)
+        return relu ? y.relu() : y
     }
 
     func visit(_ prefix: ParameterKey, _ body: (ParameterKey, Tensor, StateKind) -> Void) {
@@ -104,12 +107,9 @@ final class ResidualBlock: Module {
 
     func callAsFunction(_ x: Tensor, _ ctx: inout ForwardContext) -> Tensor {
         var h = x
-        for (i, l) in layers.enumerated() {
-            h = l(h, &ctx)
-            if i < layers.count - 1 { h = h.relu() }
-        }
+        for (i, l) in layers.enumerated() { h = l(h, relu: i < layers.count - 1, &ctx) }
         let identity = downsample.map { $0(x, &ctx) } ?? x
-        return (h + identity).relu()
+        return h.addReLU(identity)
     }
 
     func visit(_ prefix: ParameterKey, _ body: (ParameterKey, Tensor, StateKind) -> Void) {
@@ -173,7 +173,7 @@ public final class ResNet: Module {
 
     /// The outputs of layer1...layer4 ([B, C_i, H_i, W_i]); `returnAll` false gives only layer4.
     public func callAsFunction(_ x: Tensor, returnAll: Bool = false, _ ctx: inout ForwardContext) -> [Tensor] {
-        var h = stem(x, &ctx).relu().maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1))
+        var h = stem(x, relu: true, &ctx).maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1))
         var outs: [Tensor] = []
         for (i, stage) in stages.enumerated() {
             for block in stage { h = block(h, &ctx) }

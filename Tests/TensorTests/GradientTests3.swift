@@ -25,6 +25,19 @@ final class GradientTests3: XCTestCase {
         }
     }
 
+    func testFusedReLU() {
+        for backend in [ConvolutionBackend.reference, .oneDNN] {
+            checkGradients("conv2d relu \(backend)", [r([1, 2, 6, 5], 11), r([3, 2, 3, 3], 12), r([3], 13)]) {
+                $0[0].conv2d(weight: $0[1], bias: $0[2], padding: (1, 1), relu: true, backend: backend)
+            }
+        }
+        checkGradients("add_relu", [randomTensor([3, 4], seed: 14, gap: 0.05), randomTensor([3, 4], seed: 15, gap: 0.05)]) {
+            $0[0].addReLU($0[1] * 0.01)
+        }
+        let x = r([1, 2, 6, 5], 16), w = r([3, 2, 3, 3], 17)
+        XCTAssertEqual(x.conv2d(weight: w, padding: (1, 1), relu: true).scalars, x.conv2d(weight: w, padding: (1, 1)).relu().scalars)
+    }
+
     func testPooling() {
         // Distinct values 0.1 apart, so that no ±eps perturbation changes a window's maximum.
         var rng = SplitMix64(seed: 4)

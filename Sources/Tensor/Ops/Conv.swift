@@ -23,9 +23,10 @@ public enum ConvolutionBackend: Sendable {
 
 extension Tensor {
     /// 2-D convolution of [N, C, H, W] with weight [O, C/groups, kh, kw] and bias [O]
-    /// (PyTorch's conv2d).
+    /// (PyTorch's conv2d), optionally followed by a ReLU fused into the same pass (`relu`).
     public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
-                       dilation: (Int, Int) = (1, 1), groups: Int = 1, backend: ConvolutionBackend = .default) -> Tensor {
+                       dilation: (Int, Int) = (1, 1), groups: Int = 1, relu: Bool = false,
+                       backend: ConvolutionBackend = .default) -> Tensor {
         let x = self
         precondition(x.rank == 4 && weight.rank == 4, "conv2d: input \(x.shape), weight \(weight.shape)")
         precondition(groups >= 1 && x.shape[1] % groups == 0 && weight.shape[0] % groups == 0 && weight.shape[1] * groups == x.shape[1],
@@ -40,7 +41,12 @@ extension Tensor {
         switch backend {
         case .reference:
             let out = ConvReference.forward(x, weight, bias, geo)
-            return Tensor.record(out, "conv2d", inputs) { g in
+            if relu {
+                let p = out.data
+                for i in 0..<out.count { p[i] = Swift.max(p[i], 0) }
+            }
+            return Tensor.record(out, "conv2d", inputs) { g0 in
+                let g = relu ? binaryKernel(g0, out, "conv2d_relu_backward") { $1 > 0 ? $0 : 0 } : g0
                 let gx = x.requiresGrad ? ConvReference.backwardData(g, weight, geo) : nil
                 let gw = weight.requiresGrad ? ConvReference.backwardWeight(g, x, geo) : nil
                 var gb: Tensor? = nil
@@ -49,8 +55,9 @@ extension Tensor {
             }
         case .oneDNN:
             let needsGrad = Autograd.isEnabled && inputs.contains { $0.requiresGrad }
-            let out = ConvDNNL.forward(x, weight, bias, geo, inference: !needsGrad && ConvDNNL.useInferencePrimitive)
-            return Tensor.record(out, "conv2d", inputs) { g in
+            let out = ConvDNNL.forward(x, weight, bias, geo, inference: !needsGrad && ConvDNNL.useInferencePrimitive, relu: relu)
+            return Tensor.record(out, "conv2d", inputs) { g0 in
+                let g = relu ? binaryKernel(g0, out, "conv2d_relu_backward") { $1 > 0 ? $0 : 0 } : g0
                 // The input image needs no gradient (and the stem's backward-data is slow).
                 let gx = x.requiresGrad ? ConvDNNL.backwardData(g, weight, geo) : nil
                 var gw: Tensor? = nil, gb: Tensor? = nil

@@ -42,16 +42,17 @@ enum DNNL {
     struct PlanKey: Hashable {
         let geo: Conv2dGeometry
         let inference: Bool
+        let relu: Bool
     }
 
     static let plans = Mutex<[PlanKey: UInt]>([:])
 
     /// The cached plan of a geometry (`inference`: forward only, oneDNN's forward_inference).
-    static func plan(_ geo: Conv2dGeometry, inference: Bool = false) -> ConvPlan {
-        let key = PlanKey(geo: geo, inference: inference)
+    static func plan(_ geo: Conv2dGeometry, inference: Bool = false, relu: Bool = false) -> ConvPlan {
+        let key = PlanKey(geo: geo, inference: inference, relu: relu)
         let found: UInt? = plans.withLock { $0[key] }
         if let found { return Unmanaged<ConvPlan>.fromOpaque(UnsafeRawPointer(bitPattern: found)!).takeUnretainedValue() }
-        let p = ConvPlan(geo, inference: inference)
+        let p = ConvPlan(geo, inference: inference, relu: relu)
         let bits = UInt(bitPattern: Unmanaged.passRetained(p).toOpaque())
         let winner: UInt = plans.withLock { dict in
             if let existing = dict[key] { return existing }
@@ -180,7 +181,7 @@ final class ConvPlan: @unchecked Sendable {
     private let anySrc, anyWeights, anyBias, anyDst: dnnl_memory_desc_t
     private let strides, dilates, padL, padR: [Int64]
 
-    init(_ geo: Conv2dGeometry, inference: Bool) {
+    init(_ geo: Conv2dGeometry, inference: Bool, relu: Bool) {
         self.geo = geo
         let src = [geo.batch, geo.inChannels, geo.height, geo.width]
         let wdims = geo.groups == 1
@@ -208,7 +209,18 @@ final class ConvPlan: @unchecked Sendable {
         DNNL.check(dnnl_dilated_convolution_forward_desc_init(&desc, inference ? dnnl_forward_inference : dnnl_forward_training, dnnl_convolution_direct,
                                                                &s, &w, &b, &d, strides, dilates, padL, padR), "convolution_forward_desc_init")
         var pd: dnnl_primitive_desc_t? = nil
-        DNNL.check(dnnl_primitive_desc_create(&pd, &desc, nil, DNNL.runtime.engine, nil), "primitive_desc_create(forward)")
+        // A fused ReLU is a post-op of the forward primitive.
+        var attr: dnnl_primitive_attr_t? = nil
+        if relu {
+            var ops: dnnl_post_ops_t? = nil
+            DNNL.check(dnnl_post_ops_create(&ops), "post_ops_create")
+            DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "post_ops_append_eltwise")
+            DNNL.check(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
+            DNNL.check(dnnl_primitive_attr_set_post_ops(attr, ops), "primitive_attr_set_post_ops")
+            dnnl_post_ops_destroy(ops)
+        }
+        DNNL.check(dnnl_primitive_desc_create(&pd, &desc, attr, DNNL.runtime.engine, nil), "primitive_desc_create(forward)")
+        if let attr { dnnl_primitive_attr_destroy(attr) }
         forwardPD = pd!
         forward = DNNLStep(pd: pd!, arguments: [
             DNNLArgument(arg: DNNL_ARG_SRC, user: srcMD, pd: pd!, query: dnnl_query_src_md, isOutput: false),
@@ -262,10 +274,10 @@ enum ConvDNNL {
     /// Whether gradient-free forwards use forward_inference (measured per shape in detr-bench ops).
     static let useInferencePrimitive = true
 
-    static func forward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geo: Conv2dGeometry, inference: Bool) -> Tensor {
+    static func forward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geo: Conv2dGeometry, inference: Bool, relu: Bool) -> Tensor {
         let out = Tensor.empty([geo.batch, geo.outChannels, geo.outHeight, geo.outWidth])
         let b = bias ?? Tensor.zeros([geo.outChannels])
-        DNNL.plan(geo, inference: inference).forward.run([x.data, weight.data, b.data, out.data])
+        DNNL.plan(geo, inference: inference, relu: relu).forward.run([x.data, weight.data, b.data, out.data])
         return out
     }
 

@@ -208,7 +208,7 @@ extension Tensor {
     }
 
     public func relu() -> Tensor {
-        let out = unaryKernel(self) { Swift.max($0, 0) }
+        let out = unaryKernel(self) { $0 > 0 ? $0 : 0 }
         return Tensor.record(out, "relu", [self]) { g in [binaryKernel(g, out, "relu_backward") { $1 > 0 ? $0 : 0 }] }
     }
 
@@ -232,6 +232,26 @@ extension Tensor {
                 let pdf = Foundation.exp(-0.5 * x * x) * 0.3989422804014327
                 return gv * (cdf + x * pdf)
             }]
+        }
+    }
+}
+
+extension Tensor {
+    /// relu(self + other) for equal shapes in one pass (the residual join of ResNet blocks).
+    public func addReLU(_ other: Tensor) -> Tensor {
+        precondition(shape == other.shape, "addReLU: shapes \(shape) and \(other.shape) differ")
+        let a = self, b = other
+        let out = Tensor.empty(shape)
+        let pa = a.data, pb = b.data, po = out.data
+        Threads.parallelFor(count, costPerItem: 2) { r in
+            for i in r {
+                let v = pa[i] + pb[i]
+                po[i] = v > 0 ? v : 0
+            }
+        }
+        return Tensor.record(out, "add_relu", [a, b]) { g in
+            let gm = binaryKernel(g, out, "add_relu_backward") { $1 > 0 ? $0 : 0 }
+            return [gm, gm]
         }
     }
 }
