@@ -156,6 +156,7 @@ struct RunCase: ParsableCommand {
         case "io": cases = IOBench.cases(data: data)
         case "ops": cases = OpsBench.cases()
         case "model": cases = ModelBench.cases()
+        case "eval": cases = EvalBench.cases(data: data)
         default: throw ValidationError("unknown area \(area)")
         }
         guard let c = cases.first(where: { $0.name == name }) else { throw ValidationError("unknown case \(name)") }

@@ -6,11 +6,11 @@ import ArgumentParser
 struct GetMap: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "get-map",
-        abstract: "Evaluate detections or panoptic segmentations: VOC mAP, panoptic quality.",
+        abstract: "Evaluate detections or panoptic segmentations: VOC mAP, COCO mAP, panoptic quality.",
         discussion: """
         Each mode prints the same table as its reference implementation and, with --json FILE, \
         writes every number (fractions in [0, 1], classes keyed by name). Bad input ends the \
         run with one line naming the file and a non-zero exit status.
         """,
-        subcommands: [VOCCommand.self, PanopticCommand.self])
+        subcommands: [VOCCommand.self, COCOCommand.self, PanopticCommand.self])
 }

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Datasets
+import Eval
+import Foundation
+
+/// `get-map coco`: COCO mAP of a results file against an instances file, as pycocotools'
+/// COCOeval (load, evaluate, accumulate, summarize).
+struct COCOCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coco",
+        abstract: "COCO mAP (bbox or segm) of detections, identical to pycocotools' COCOeval.",
+        discussion: """
+        Prints pycocotools' 12-line summary and the per-category AP table. Results with an image id \
+        missing from the ground truth or a NaN/negative-size box are an error naming the offending \
+        index (as pycocotools refuses them); --lenient skips and counts them instead.
+        """)
+
+    @Option(help: "Ground-truth instances JSON.")
+    var gt: String
+
+    @Option(help: "Detection results JSON (a list of {image_id, category_id, bbox | segmentation, score}).")
+    var dt: String
+
+    @Option(help: "bbox or segm.")
+    var iouType: String = "bbox"
+
+    @Option(help: "Maximum detections per image for the three summary levels (comma-separated).")
+    var maxDets: String = "1,10,100"
+
+    @Flag(help: "Ignore categories (pycocotools' useCats = 0).")
+    var noCategories = false
+
+    @Flag(help: "Skip and count bad results instead of stopping.")
+    var lenient = false
+
+    @Option(help: "Also write every number to this JSON file ({\"stats\": [12], \"per_category\": {name: {ap, ...}}}).")
+    var json: String?
+
+    func validate() throws {
+        guard COCOIoUType(rawValue: iouType) != nil else { throw ValidationError("--iou-type must be bbox or segm") }
+        let dets = maxDets.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard dets.count == 3, dets.allSatisfy({ $0 > 0 }) else { throw ValidationError("--max-dets needs three positive integers, e.g. 1,10,100") }
+    }
+
+    func run() throws {
+        try runReporting {
+            var params = COCOEvalParams(iouType: COCOIoUType(rawValue: iouType)!)
+            params.maxDets = maxDets.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            params.useCats = !noCategories
+            let start = Date()
+            let gtData = try COCOInstances.load(gt)
+            let results = try COCOResults.load(dt, groundTruth: gtData, lenient: lenient)
+            for w in gtData.warnings + results.warnings {
+                FileHandle.standardError.write(Data("get-map: warning: \(w)\n".utf8))
+            }
+            print("Running per image evaluation...")
+            print("Evaluate annotation type *\(iouType)*")
+            let evaluator = try COCOEvaluator(groundTruth: gtData, results: results.results, params: params)
+            let result = try evaluator.run()
+            print(result.summaryText, terminator: result.summaryText.hasSuffix("\n") ? "" : "\n")
+            print(result.perCategoryTable(gtData.categories), terminator: "")
+            print("Time elapsed: \(String(format: "%.2f", Date().timeIntervalSince(start))) seconds")
+            if let json { try writeText(result.jsonReport(gtData.categories), to: json) }
+        }
+    }
+}
