@@ -18,14 +18,23 @@ public enum FileIO {
         if (st.st_mode & S_IFMT) == S_IFDIR {
             throw DatasetError.unreadableFile(path: path, reason: "is a directory")
         }
-        var size = Int(st.st_size)
+        let size = Int(st.st_size)
         var bytes = [UInt8](repeating: 0, count: max(size, 0))
         var done = 0
+        // Read what stat announced, then keep reading in small chunks in case the file grew
+        // (or is a special file with st_size 0): no doubling of a large buffer.
         while true {
             if done == bytes.count {
-                // The file may have grown (or st_size was 0 for a special file): keep reading.
-                size = max(4096, bytes.count * 2)
-                bytes.append(contentsOf: [UInt8](repeating: 0, count: size - bytes.count))
+                var chunk = [UInt8](repeating: 0, count: 65536)
+                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw DatasetError.unreadableFile(path: path, reason: errnoString())
+                }
+                if n == 0 { break }
+                bytes.append(contentsOf: chunk[0..<n])
+                done += n
+                continue
             }
             let n = bytes.withUnsafeMutableBytes { buf in
                 read(fd, buf.baseAddress! + done, buf.count - done)
