@@ -8,11 +8,11 @@
 Prints {"seconds": median, "peak_rss_mb": peak} as JSON on stdout.
 """
 import argparse
-import json
 import os
-import resource
-import statistics
-import time
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchcommon import measure  # noqa: E402
 import xml.etree.ElementTree as ET
 
 
@@ -52,25 +52,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     work = parse_xml if args.what == "xml" else decode
-    work(args.folder)  # warm-up (and import)
-    times = []
-    for _ in range(args.runs):
-        t0 = time.perf_counter()
-        work(args.folder)
-        times.append(time.perf_counter() - t0)
-    print(json.dumps({"seconds": statistics.median(times), "peak_rss_mb": peak_rss_mb()}))
+    measure(lambda: work(args.folder), args.runs)
 
-
-def peak_rss_mb():
-    """VmHWM of this process (ru_maxrss is carried across execve on Linux)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 if __name__ == "__main__":

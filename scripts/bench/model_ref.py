@@ -9,10 +9,11 @@ DetrForObjectDetection with a timm ResNet-50 (random init, no download), 91 clas
 100 queries, d_model 256, 6+6 layers: the DETR-R50 architecture. Threads: torch's default.
 """
 import argparse
-import json
-import statistics
+import os
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchcommon import measure  # noqa: E402
 
 try:
     import torch
@@ -20,13 +21,6 @@ try:
 except ImportError as e:
     sys.exit(f"torch/transformers missing: {e} (pip install torch transformers timm)")
 
-
-def peak_rss_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
 
 
 def prepare(case):
@@ -70,13 +64,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     work = prepare(args.case)
-    work()
-    times = []
-    for _ in range(args.runs):
-        t0 = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - t0)
-    print(json.dumps({"seconds": statistics.median(times), "peak_rss_mb": peak_rss_mb()}))
+    measure(work, args.runs)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@ Cases: sgemm-1024, sgemm-4096, conv-<layer>-fwd|bwd, encoder-layer, softmax-10m,
 Threads: torch's default (all cores).
 """
 import argparse
-import json
-import statistics
+import os
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchcommon import measure  # noqa: E402
 
 try:
     import torch
@@ -86,13 +87,6 @@ def prepare(case):
     sys.exit(f"unknown case {case}")
 
 
-def peak_rss_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
-
 
 def main():
     ap = argparse.ArgumentParser()
@@ -100,13 +94,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     work = prepare(args.case)
-    work()
-    times = []
-    for _ in range(args.runs):
-        t0 = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - t0)
-    print(json.dumps({"seconds": statistics.median(times), "peak_rss_mb": peak_rss_mb()}))
+    measure(work, args.runs)
 
 
 if __name__ == "__main__":
