@@ -55,7 +55,7 @@ let package = Package(
             "Datasets", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/demo-data"),
         .executableTarget(name: "detr-bench", dependencies: [
-            "Datasets", "Tensor", "NN", "Model", "Eval", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Datasets", "Tensor", "NN", "Model", "Eval", "Augment", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/detr-bench"),
         .executableTarget(name: "get-map", dependencies: [
             "Datasets", "Eval", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"], exclude: ["Fixtures"]),
-        .testTarget(name: "AugmentTests", dependencies: ["Augment"]),
+        .testTarget(name: "AugmentTests", dependencies: ["Augment"], exclude: ["Fixtures"]),
         .testTarget(name: "EvalTests", dependencies: ["Eval"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"]),
         .testTarget(name: "ToolTests", dependencies: ["voc-annotation", "demo-data", "get-map", "Datasets"]),

@@ -1,30 +1,35 @@
 import Augment
 import Datasets
+import Tensor
 import XCTest
 
 final class FlipTests: XCTestCase {
     func testFlipTwice_IsIdentity() {
-        var img = RGBImage(width: 7, height: 3)
-        for y in 0..<3 { for x in 0..<7 { img[x, y] = (UInt8(x), UInt8(y), UInt8(x * y)) } }
-        XCTAssertEqual(horizontallyFlipped(horizontallyFlipped(img)), img)
-        XCTAssertNotEqual(horizontallyFlipped(img), img)
-        let box = PixelBox(xmin: 1, ymin: 0, xmax: 3, ymax: 2)
-        XCTAssertEqual(horizontallyFlipped(horizontallyFlipped(box, imageWidth: 7), imageWidth: 7), box)
+        let s = patternSample(width: 17, height: 9, boxes: [Box(1, 0, 3, 2), Box(4, 2, 17, 9)])
+        let once = Functional.hflip(s)
+        XCTAssertNotEqual(once.image, s.image)
+        XCTAssertEqual(Functional.hflip(once), s)
     }
 
-    func testFlippedBoxCoversFlippedPixels() {
-        // The pixels inside a box land inside the flipped box.
-        var img = RGBImage(width: 10, height: 4)
-        let box = PixelBox(xmin: 2, ymin: 1, xmax: 5, ymax: 3)
-        for y in box.ymin..<box.ymax { for x in box.xmin..<box.xmax { img[x, y] = (255, 255, 255) } }
-        let flipped = horizontallyFlipped(img)
-        let fb = horizontallyFlipped(box, imageWidth: 10)
-        XCTAssertEqual(fb, PixelBox(xmin: 5, ymin: 1, xmax: 8, ymax: 3))
+    func testFlip_BoxCoversFlippedPixelsAndMask() {
+        var s = patternSample(width: 10, height: 4, boxes: [Box(2, 1, 5, 3)])
+        s.image = RGBImage(width: 10, height: 4)
+        for y in 1..<3 { for x in 2..<5 { s.image[x, y] = (255, 255, 255) } }
+        let f = Functional.hflip(s)
+        XCTAssertEqual(f.target.boxes, [Box(5, 1, 8, 3)])
         for y in 0..<4 {
             for x in 0..<10 {
-                let inside = x >= fb.xmin && x < fb.xmax && y >= fb.ymin && y < fb.ymax
-                XCTAssertEqual(flipped[x, y] == (255, 255, 255), inside, "(\(x),\(y))")
+                let inside = x >= 5 && x < 8 && y >= 1 && y < 3
+                XCTAssertEqual(f.image[x, y] == (255, 255, 255), inside, "(\(x),\(y))")
+                XCTAssertEqual(f.target.masks![0, x, y] == 1, inside, "mask (\(x),\(y))")
             }
         }
+    }
+
+    func testRandomHorizontalFlip_ProbabilityZeroAndOne() throws {
+        let s = patternSample(width: 8, height: 5, boxes: [Box(1, 1, 3, 4)])
+        var rng = SplitMix64(seed: 3)
+        XCTAssertEqual(try RandomHorizontalFlip(p: 0).apply(s, using: &rng), s)
+        XCTAssertEqual(try RandomHorizontalFlip(p: 1).apply(s, using: &rng), Functional.hflip(s))
     }
 }

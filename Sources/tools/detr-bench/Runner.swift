@@ -157,6 +157,7 @@ struct RunCase: ParsableCommand {
         case "ops": cases = OpsBench.cases()
         case "model": cases = ModelBench.cases()
         case "eval": cases = EvalBench.cases(data: data)
+        case "data": cases = DataBench.cases(data: data)
         default: throw ValidationError("unknown area \(area)")
         }
         guard let c = cases.first(where: { $0.name == name }) else { throw ValidationError("unknown case \(name)") }

@@ -1,0 +1,32 @@
+import Augment
+import Datasets
+import Foundation
+import XCTest
+
+/// The COCO adapter over the shared shapes3 set (skipped when ../shared/data is absent).
+final class COCODatasetTests: XCTestCase {
+    func testShapes3_BoxesLabelsAndBatches() throws {
+        let dir = TestPaths.sharedData + "/coco/shapes3"
+        guard FileManager.default.fileExists(atPath: dir + "/gt_dataset.json") else {
+            let reason = "shared data \(dir) is absent; skipping"
+            print(reason)
+            throw XCTSkip(reason)
+        }
+        let data = try COCODataset(annotationFile: dir + "/gt_dataset.json", imagesDirectory: dir)
+        XCTAssertEqual(data.count, 3)
+        XCTAssertEqual(data.categoryIds, [1, 2, 3, 4])
+        let s = try data.sample(at: 0)  // image id 1 is img_3.jpg
+        XCTAssertTrue(s.path.hasSuffix("img_3.jpg"))
+        XCTAssertEqual(s.target.imageId, 1)
+        XCTAssertEqual(s.target.labels, [0, 1, 2])
+        // [145, 24, 108, 108] xywh -> xyxy, clipped to the 256-wide image.
+        XCTAssertEqual(s.target.boxes[1], Box(145, 24, 253, 132))
+        XCTAssertEqual(s.target.boxes[0], Box(22, 24, 131, 135))
+        let loader = try DataLoader(dataset: data, transform: Preset.detr.validation(),
+                                    options: LoaderOptions(batchSize: 3, shuffle: false, workers: 2))
+        let b = try XCTUnwrap(try loader.epoch(0).next())
+        XCTAssertEqual(b.images.tensors.shape, [3, 3, 800, 800])
+        XCTAssertEqual(b.targets.map(\.count), [3, 3, 3])
+        XCTAssertEqual(b.targets[0].boxes[0], (22 + 131) / 2 / 256, accuracy: 1e-6)
+    }
+}
