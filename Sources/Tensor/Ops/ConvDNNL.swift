@@ -206,6 +206,10 @@ final class ConvPlan: @unchecked Sendable {
 
         var desc = dnnl_convolution_desc_t()
         var s = anySrc, w = anyWeights, b = anyBias, d = anyDst
+        if ConvDNNL.plainForward(geo) {
+            s = srcMD
+            d = dstMD
+        }
         DNNL.check(dnnl_dilated_convolution_forward_desc_init(&desc, inference ? dnnl_forward_inference : dnnl_forward_training, dnnl_convolution_direct,
                                                                &s, &w, &b, &d, strides, dilates, padL, padR), "convolution_forward_desc_init")
         var pd: dnnl_primitive_desc_t? = nil
@@ -271,8 +275,18 @@ final class ConvPlan: @unchecked Sendable {
 }
 
 enum ConvDNNL {
-    /// Whether gradient-free forwards use forward_inference (measured per shape in detr-bench ops).
-    static let useInferencePrimitive = true
+    /// Whether gradient-free forwards use forward_inference: measured slower than
+    /// forward_training on every ResNet-50 shape here (it picks NHWC kernels with costlier
+    /// reorders from NCHW), so off.
+    static let useInferencePrimitive = false
+    /// Whether the forward primitive works on our NCHW buffers directly (oneDNN then picks its
+    /// GEMM-based kernels) instead of its blocked layouts. Measured on ResNet-50 shapes (2 cores,
+    /// ms, blocked / plain): 1x1 1024->256 @50x67 11.2 / 5.3; 3x3 s2 512->512 16.4 / 11.4;
+    /// 3x3 s1 256->256 10.0 / 12.0; 3x3 s1 64->64 @200x267 11.0 / 15.7; 7x7 s2 stem 12.9 / 21.3.
+    static func plainForward(_ geo: Conv2dGeometry) -> Bool {
+        if geo.kernelH == 1 && geo.kernelW == 1 { return true }
+        return (geo.strideH > 1 || geo.strideW > 1) && geo.inChannels >= 64
+    }
 
     static func forward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geo: Conv2dGeometry, inference: Bool, relu: Bool) -> Tensor {
         let out = Tensor.empty([geo.batch, geo.outChannels, geo.outHeight, geo.outWidth])
