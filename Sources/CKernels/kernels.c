@@ -95,3 +95,20 @@ void detr_layernorm_rows(const float *x, float *y, const float *w, const float *
         }
     }
 }
+
+DETR_CLONES
+void detr_softmax_backward_rows(const float *y, const float *g, float *dx, size_t rows, size_t n, int log_) {
+#pragma clang fp reassociate(on)
+    for (size_t r = 0; r < rows; r++) {
+        const float *yr = y + r * n, *gr = g + r * n;
+        float *dr = dx + r * n;
+        float s = 0.0f;
+        if (log_) {
+            for (size_t j = 0; j < n; j++) s += gr[j];
+            for (size_t j = 0; j < n; j++) dr[j] = gr[j] - exp_poly(yr[j]) * s;
+        } else {
+            for (size_t j = 0; j < n; j++) s += gr[j] * yr[j];
+            for (size_t j = 0; j < n; j++) dr[j] = yr[j] * (gr[j] - s);
+        }
+    }
+}

@@ -10,6 +10,10 @@
 /// Softmax (log_ = 0) or log-softmax (log_ = 1) of `rows` contiguous rows of length n.
 void detr_softmax_rows(const float *x, float *y, size_t rows, size_t n, int log_);
 
+/// Gradient of softmax (log_ = 0: dx = y * (g - sum(g * y))) or log-softmax (log_ = 1:
+/// dx = g - e^y * sum(g)) over rows of length n, given the forward output y.
+void detr_softmax_backward_rows(const float *y, const float *g, float *dx, size_t rows, size_t n, int log_);
+
 /// Layer norm of `rows` rows of length d: y = (x - mean) * rstd * w + b (w, b may be NULL);
 /// stats receives (mean, rstd) per row.
 void detr_layernorm_rows(const float *x, float *y, const float *w, const float *b, float *stats,

@@ -205,6 +205,7 @@ extension Tensor {
         let out = softmaxKernel(a, axis: ax, log: false)
         return Tensor.record(out, "softmax", [a]) { g in
             // dx = y * (g - sum(g * y))
+            if let dx = softmaxBackwardRows(out, g, axis: ax, log: false) { return [dx] }
             let gy = g * out
             return [gy - out * gy.sum(axis: ax, keepDims: true)]
         }
@@ -217,10 +218,24 @@ extension Tensor {
         let out = softmaxKernel(a, axis: ax, log: true)
         return Tensor.record(out, "log_softmax", [a]) { g in
             // dx = g - softmax * sum(g)
+            if let dx = softmaxBackwardRows(out, g, axis: ax, log: true) { return [dx] }
             let sm = out.detach().exp()
             return [g - sm * g.sum(axis: ax, keepDims: true)]
         }
     }
+}
+
+/// The fused backward of (log-)softmax over the last axis (contiguous rows); nil otherwise.
+func softmaxBackwardRows(_ y: Tensor, _ g: Tensor, axis: Int, log: Bool) -> Tensor? {
+    guard axis == y.rank - 1, g.shape == y.shape else { return nil }
+    let n = y.shape.last ?? 1
+    let rows = y.count / Swift.max(n, 1)
+    let dx = Tensor.empty(y.shape)
+    let py = y.data, pg = g.data, pd = dx.data
+    Threads.parallelFor(rows, costPerItem: n * 3) { r in
+        detr_softmax_backward_rows(py + r.lowerBound * n, pg + r.lowerBound * n, pd + r.lowerBound * n, r.count, n, log ? 1 : 0)
+    }
+    return dx
 }
 
 /// Fused max-subtract / exp / normalise over one axis.
