@@ -12,8 +12,8 @@ import Glibc
 /// size and handed out again; iterations of a training loop allocate the same sizes, so after
 /// the first iteration nearly every request is a cache hit.
 ///
-/// Buffers are 64-byte aligned. Sizes are rounded up to 64 bytes below 1 MiB and to 4 KiB
-/// above. The cache holds at most `cacheLimitBytes`; beyond that, freed buffers go back to the
+/// Buffers are 64-byte aligned. Sizes are rounded up to 64 bytes below 1 MiB and to one of
+/// eight classes per power of two above. The cache holds at most `cacheLimitBytes`; beyond that, freed buffers go back to the
 /// system. This and the thread setting are the engine's only global state.
 public enum Allocator {
     struct State {
@@ -28,12 +28,16 @@ public enum Allocator {
 
     static let state = Mutex(State())
 
-    /// Rounds a byte count up to the allocator's size classes.
+    /// Rounds a byte count up to the allocator's size classes: multiples of 64 bytes below
+    /// 1 MiB, eight classes per power of two above (at most 12.5% slack), so that tensors of
+    /// nearby sizes (batches padded to different sizes) share buffers.
     @inline(__always)
     static func roundedSize(_ bytes: Int) -> Int {
         if bytes <= 0 { return 64 }
         if bytes < (1 << 20) { return (bytes + 63) & ~63 }
-        return (bytes + 4095) & ~4095
+        let octave = 1 << (Int.bitWidth - 1 - bytes.leadingZeroBitCount)
+        let step = octave / 8
+        return (bytes + step - 1) / step * step
     }
 
     /// A buffer of at least `bytes` bytes (contents undefined).
