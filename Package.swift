@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CDNNL", "CKernels"]),
         .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "Datasets", dependencies: ["CImageShim", "CXML2"]),
-        .target(name: "Augment", dependencies: ["Datasets", "Tensor"]),
+        .target(name: "Augment", dependencies: ["Datasets", "Tensor", "Eval"]),
         .target(name: "Eval", dependencies: ["Datasets", "CCairo"]),
         .target(name: "Model", dependencies: ["NN", "Tensor"]),
 

@@ -1,17 +1,22 @@
 import Datasets
+import Eval
 
 /// A data set over a COCO instances file and its image folder, as DETR's `CocoDetection` with
-/// `ConvertCocoPolysToMask` (boxes only): crowd annotations are left out, `xywh` becomes
-/// `xyxy` clipped to the image, category ids are mapped to 0..C-1 in increasing id order.
-/// Segmentations are not rasterised here (no masks).
+/// `ConvertCocoPolysToMask`: crowd annotations are left out, `xywh` becomes `xyxy` clipped to
+/// the image, category ids are mapped to 0..C-1 in increasing id order. With `masks`, each
+/// object's segmentation (polygons, uncompressed or compressed RLE) is rasterised with
+/// pycocotools' rules (Eval's mask API) into the target's instance masks.
 public struct COCODataset: DetectionDataset {
     public let imagesDirectory: String
     public let images: [COCOImage]
     /// `categoryIds[label]` is the COCO category id of a label.
     public let categoryIds: [Int64]
+    /// Whether samples carry instance masks.
+    public let masks: Bool
     let objects: [[COCOAnnotation]]
 
-    public init(instances: COCOInstances, imagesDirectory: String) {
+    public init(instances: COCOInstances, imagesDirectory: String, masks: Bool = false) {
+        self.masks = masks
         self.imagesDirectory = imagesDirectory
         self.images = instances.images
         let ids = instances.categories.map(\.id).sorted()
@@ -22,8 +27,8 @@ public struct COCODataset: DetectionDataset {
     }
 
     /// Reads an instances file.
-    public init(annotationFile: String, imagesDirectory: String) throws {
-        self.init(instances: try COCOInstances.load(annotationFile), imagesDirectory: imagesDirectory)
+    public init(annotationFile: String, imagesDirectory: String, masks: Bool = false) throws {
+        self.init(instances: try COCOInstances.load(annotationFile), imagesDirectory: imagesDirectory, masks: masks)
     }
 
     public var count: Int { images.count }
@@ -35,15 +40,24 @@ public struct COCODataset: DetectionDataset {
         let image = try ImageIO.load(path)
         let w = Float(image.width), h = Float(image.height)
         var boxes: [Box] = [], labels: [Int] = [], areas: [Float] = []
+        var maskValues: [UInt8] = []
         for a in objects[index] {
             guard let bb = a.bbox, let label = categoryIds.firstIndex(of: a.categoryId) else { continue }
             let (x1, y1, x2, y2) = bb.xyxy
             let box = Box(min(max(Float(x1), 0), w), min(max(Float(y1), 0), h), min(max(Float(x2), 0), w), min(max(Float(y2), 0), h))
+            if masks {
+                guard let seg = a.segmentation, let rle = RLE(segmentation: seg, height: image.height, width: image.width) else {
+                    throw DatasetError.invalidAnnotation(path: path, element: "annotation \(a.id) segmentation",
+                                                         reason: "missing or undecodable segmentation (masks were requested)")
+                }
+                maskValues += rle.decodeRowMajor()
+            }
             boxes.append(box)
             labels.append(label)
             areas.append(a.area.map(Float.init) ?? box.area)
         }
-        let target = Target(boxes: boxes, labels: labels, areas: areas, imageId: images[index].id,
+        let stack = masks ? MaskStack(count: boxes.count, height: image.height, width: image.width, values: maskValues) : nil
+        let target = Target(boxes: boxes, labels: labels, areas: areas, masks: stack, imageId: images[index].id,
                             originalSize: (image.height, image.width))
         return Sample(image: image, target: target, path: path)
     }

@@ -1,6 +1,7 @@
 import Augment
 import Datasets
 import Foundation
+import Tensor
 import XCTest
 
 /// The COCO adapter over the shared shapes3 set (skipped when ../shared/data is absent).
@@ -28,5 +29,28 @@ final class COCODatasetTests: XCTestCase {
         XCTAssertEqual(b.images.tensors.shape, [3, 3, 800, 800])
         XCTAssertEqual(b.targets.map(\.count), [3, 3, 3])
         XCTAssertEqual(b.targets[0].boxes[0], (22 + 131) / 2 / 256, accuracy: 1e-6)
+    }
+
+    /// Instance masks rasterised as pycocotools' annToMask does: pixel counts of image 1's
+    /// three polygons from pycocotools 2.0.11 (COCO(...).annToMask(a).sum()).
+    func testShapes3_MasksMatchPycocotools() throws {
+        let dir = TestPaths.sharedData + "/coco/shapes3"
+        guard FileManager.default.fileExists(atPath: dir + "/gt_dataset.json") else {
+            print("shared data \(dir) is absent; skipping")
+            throw XCTSkip("shared data absent")
+        }
+        let data = try COCODataset(annotationFile: dir + "/gt_dataset.json", imagesDirectory: dir, masks: true)
+        let s = try data.sample(at: 0)
+        let masks = try XCTUnwrap(s.target.masks)
+        XCTAssertEqual(masks.count, 3)
+        XCTAssertEqual(masks.height, s.image.height)
+        let plane = masks.height * masks.width
+        let areas = (0..<3).map { k in masks.values[(k * plane)..<((k + 1) * plane)].reduce(0) { $0 + Int($1) } }
+        XCTAssertEqual(areas, [8040, 8113, 4998])
+        // Masks follow the image through the transforms: a flip keeps every pixel count.
+        var rng = SplitMix64(seed: 1)
+        let flipped = try RandomHorizontalFlip(p: 1).apply(s, using: &rng)
+        let fm = try XCTUnwrap(flipped.target.masks)
+        XCTAssertEqual((0..<3).map { k in fm.values[(k * plane)..<((k + 1) * plane)].reduce(0) { $0 + Int($1) } }, areas)
     }
 }
