@@ -1,4 +1,5 @@
 """Shared timing harness of the companion scripts of `detr-bench` (scripts/bench/*_ref.py)."""
+import argparse
 import json
 import resource
 import statistics
@@ -28,3 +29,12 @@ def measure(work, runs, warmup=True):
         work()
         times.append(time.perf_counter() - t0)
     print(json.dumps({"seconds": statistics.median(times), "peak_rss_mb": peak_rss_mb()}))
+
+
+def run_case_cli(prepare):
+    """`SCRIPT CASE [--runs N]`: prepare(case) returns the timed work; prints its measurement."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("case")
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    measure(prepare(args.case), args.runs)

@@ -8,12 +8,11 @@ forward, matching, loss, backward, clipping, AdamW; dropout 0.1 as configured). 
 DetrForObjectDetection with a timm ResNet-50 (random init, no download), 91 classes,
 100 queries, d_model 256, 6+6 layers: the DETR-R50 architecture. Threads: torch's default.
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchcommon import measure  # noqa: E402
+from benchcommon import run_case_cli  # noqa: E402
 
 try:
     import torch
@@ -59,12 +58,7 @@ def prepare(case):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("case")
-    ap.add_argument("--runs", type=int, default=5)
-    args = ap.parse_args()
-    work = prepare(args.case)
-    measure(work, args.runs)
+    run_case_cli(prepare)
 
 
 if __name__ == "__main__":

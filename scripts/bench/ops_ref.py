@@ -6,12 +6,11 @@
 Cases: sgemm-1024, sgemm-4096, conv-<layer>-fwd|bwd, encoder-layer, softmax-10m, layernorm-10m.
 Threads: torch's default (all cores).
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchcommon import measure  # noqa: E402
+from benchcommon import run_case_cli  # noqa: E402
 
 try:
     import torch
@@ -89,12 +88,7 @@ def prepare(case):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("case")
-    ap.add_argument("--runs", type=int, default=5)
-    args = ap.parse_args()
-    work = prepare(args.case)
-    measure(work, args.runs)
+    run_case_cli(prepare)
 
 
 if __name__ == "__main__":

@@ -91,17 +91,9 @@ enum ConvReference {
                         }
                         let src = plane + iy * w
                         let x0 = -geo.padW + kj * geo.dilationW
-                        if geo.strideW == 1 {
-                            // Contiguous run, zero on the borders.
-                            for ox in 0..<wo {
-                                let ix = x0 + ox
-                                dst[ox] = ix >= 0 && ix < w ? src[ix] : 0
-                            }
-                        } else {
-                            for ox in 0..<wo {
-                                let ix = x0 + ox * geo.strideW
-                                dst[ox] = ix >= 0 && ix < w ? src[ix] : 0
-                            }
+                        for ox in 0..<wo {
+                            let ix = x0 + ox * geo.strideW
+                            dst[ox] = ix >= 0 && ix < w ? src[ix] : 0
                         }
                     }
                 }
