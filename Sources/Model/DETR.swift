@@ -57,6 +57,8 @@ public final class DETR: Module {
         public var features: [Tensor]
         /// Padding mask at the last stage's resolution [B, h, w].
         public var featureMask: BoolTensor
+        /// Padding masks of every returned stage (nearest-downsampled), in `features` order.
+        public var featureMasks: [BoolTensor]
     }
 
     /// The forward pass with its intermediate results.
@@ -66,7 +68,8 @@ public final class DETR: Module {
         let features = backbone(images, returnAll: allStages, &ctx)
         let feature = features[features.count - 1]
         let b = feature.shape[0], h = feature.shape[2], w = feature.shape[3]
-        let featureMask = downsampleMask(mask, to: h, w)
+        let featureMasks = features.map { downsampleMask(mask, to: $0.shape[2], $0.shape[3]) }
+        let featureMask = featureMasks[featureMasks.count - 1]
         let pos = positionEncoding(featureMask)
         let projected = inputProj(feature)
         let (hs, memory) = transformer(src: projected, mask: featureMask, queries: queryEmbed.weight, pos: pos, &ctx)
@@ -77,7 +80,8 @@ public final class DETR: Module {
         let aux = config.auxLoss ? (0..<(layers - 1)).map { DETROutput(logits: layer(logits, $0), boxes: layer(boxes, $0)) } : []
         let output = DETROutput(logits: layer(logits, layers - 1), boxes: layer(boxes, layers - 1), aux: aux)
         let memoryMap = memory.permute([1, 2, 0]).reshape([b, config.dModel, h, w])
-        return Intermediate(output: output, hs: hs, memory: memoryMap, projected: projected, features: features, featureMask: featureMask)
+        return Intermediate(output: output, hs: hs, memory: memoryMap, projected: projected, features: features,
+                            featureMask: featureMask, featureMasks: featureMasks)
     }
 
     /// images [B, 3, H, W] (normalised, zero-padded), mask [B, H, W] true on padding.

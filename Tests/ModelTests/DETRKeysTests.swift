@@ -71,6 +71,13 @@ final class DETRKeysTests: XCTestCase {
         var ctx = ForwardContext.inference
         let out = model(images: images, mask: BoolTensor([Bool](repeating: false, count: 2 * 64 * 64), shape: [2, 64, 64]), &ctx)
         XCTAssertEqual(out.masks?.shape, [2, 3, 16, 16])
+        // Every stage comes with its padding mask (image 2 is padded on its right half).
+        var padded = [Bool](repeating: false, count: 2 * 64 * 64)
+        for y in 0..<64 { for x in 32..<64 { padded[(64 + y) * 64 + x] = true } }
+        let r = model.detr.forwardIntermediate(images: images, mask: BoolTensor(padded, shape: [2, 64, 64]), allStages: true, &ctx)
+        XCTAssertEqual(r.featureMasks.map { $0.shape }, [[2, 16, 16], [2, 8, 8], [2, 4, 4], [2, 2, 2]])
+        XCTAssertEqual(r.featureMasks[0].values.filter { $0 }.count, 16 * 8)
+        XCTAssertEqual(r.featureMasks[3].values, [false, false, false, false, false, true, false, true])
         XCTAssertEqual(out.logits.shape, [2, 3, 3])
     }
 
