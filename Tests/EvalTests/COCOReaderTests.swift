@@ -132,7 +132,7 @@ final class COCOReaderTests: XCTestCase {
     }
 
     func testMappedFileAndBytes_GiveTheSameInstances() throws {
-        let path = try COCOTestPaths.shared("coco/shapes3/gt_dataset.json")
+        let path = try EvalTestPaths.shared("coco/shapes3/gt_dataset.json")
         let mapped = try COCOInstances.load(path)
         let parsed = try COCOInstances.parse(try FileIO.readBytes(path), path: path)
         XCTAssertEqual(mapped, parsed)

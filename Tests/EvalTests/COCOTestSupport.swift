@@ -3,8 +3,8 @@ import Eval
 import Foundation
 import XCTest
 
-/// Paths the COCO tests read: fixtures beside this file, the shared data next to the repository.
-enum COCOTestPaths {
+/// Paths the Eval tests read: fixtures beside this file, the shared data next to the repository.
+enum EvalTestPaths {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures"
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
@@ -68,7 +68,7 @@ struct COCOReferenceCase {
     var perCategoryAP: [String: Double]?
 
     static func load(_ group: String) throws -> [COCOReferenceCase] {
-        let root = try COCOTestPaths.json("coco_reference.json") as! [String: Any]
+        let root = try EvalTestPaths.json("coco_reference.json") as! [String: Any]
         return (root[group] as! [[String: Any]]).map { e in
             COCOReferenceCase(name: e["name"] as! String, gt: e["gt"] as! String, dt: e["dt"] as! String,
                               iouType: COCOIoUType(rawValue: e["iou_type"] as! String)!,

@@ -3,24 +3,6 @@ import Datasets
 import Foundation
 import XCTest
 
-/// Paths of the shared data next to the repository (`<repo>/../shared/data`).
-enum EvalTestPaths {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    static let sharedData = URL(fileURLWithPath: repositoryRoot + "/../shared/data").standardized.path
-
-    /// `sharedData/relative`, or a skip with a printed reason when it is absent.
-    static func shared(_ relative: String) throws -> String {
-        let path = sharedData + "/" + relative
-        guard FileManager.default.fileExists(atPath: path) else {
-            let reason = "shared data \(path) is absent (a user's clone has no ../shared); skipping"
-            print(reason)
-            throw XCTSkip(reason)
-        }
-        return path
-    }
-}
-
 final class VOCMapTests: XCTestCase {
     func cartucho() throws -> VOCMapInput {
         let root = try EvalTestPaths.shared("map/cartucho_sample")

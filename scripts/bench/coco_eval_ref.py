@@ -12,13 +12,16 @@ run: the packages are imported before timing, and the stress evaluation takes mi
 Needs: pip install pycocotools faster-coco-eval.
 """
 import argparse
+import os
 import contextlib
 import io
 import json
-import resource
 import statistics
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchcommon import peak_rss_mb  # noqa: E402
 
 
 def modules(impl):
@@ -46,17 +49,6 @@ def run_load(COCO, gt):
         g = COCO(gt)
     return [len(g.dataset['images']), len(g.dataset['annotations'])]
 
-
-def peak_rss_mb():
-    """VmHWM of this process (ru_maxrss is carried across execve on Linux)."""
-    try:
-        with open('/proc/self/status') as f:
-            for line in f:
-                if line.startswith('VmHWM:'):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main():

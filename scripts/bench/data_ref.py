@@ -15,10 +15,10 @@ runs them). The transforms are written here after DETR's datasets/transforms.py.
 Prints {"seconds": median, "peak_rss_mb": VmHWM of the main process} as JSON on stdout.
 """
 import argparse
+import sys
 import json
 import os
 import random
-import resource
 import statistics
 import time
 import xml.etree.ElementTree as ET
@@ -27,6 +27,9 @@ import torch
 from PIL import Image
 import torchvision.transforms as T
 import torchvision.transforms.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchcommon import peak_rss_mb  # noqa: E402
 
 CLASSES = ["raccoon", "RBC", "WBC", "Platelets"]
 
@@ -203,16 +206,6 @@ def one_pass(dataset, threads):
         n += len(targets)
     assert n == len(dataset)
 
-
-def peak_rss_mb():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main():
