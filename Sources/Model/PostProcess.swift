@@ -1,7 +1,7 @@
 import Tensor
 
 /// A box in absolute pixel xyxy coordinates of the original image.
-public struct PixelBox: Equatable, Sendable {
+public struct DetectionBox: Equatable, Sendable {
     public var x0: Float, y0: Float, x1: Float, y1: Float
 
     public init(x0: Float, y0: Float, x1: Float, y1: Float) {
@@ -18,9 +18,9 @@ public struct Detection: Equatable, Sendable {
     public var query: Int
     public var label: Int
     public var score: Float
-    public var box: PixelBox
+    public var box: DetectionBox
 
-    public init(query: Int, label: Int, score: Float, box: PixelBox) {
+    public init(query: Int, label: Int, score: Float, box: DetectionBox) {
         self.query = query
         self.label = label
         self.score = score
@@ -71,7 +71,7 @@ public struct PostProcess: Sendable {
                     let score = row[best]
                     if let t = scoreThreshold, !(score > t) { continue }
                     let bx = xyxy.data + (img * q + qi) * 4
-                    let box = PixelBox(x0: bx[0] * w, y0: bx[1] * h, x1: bx[2] * w, y1: bx[3] * h)
+                    let box = DetectionBox(x0: bx[0] * w, y0: bx[1] * h, x1: bx[2] * w, y1: bx[3] * h)
                     dets.append(Detection(query: qi, label: best, score: score, box: box))
                 }
                 if let k = topK {

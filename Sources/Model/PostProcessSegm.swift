@@ -39,7 +39,7 @@ public func postProcessSegmentation(masks: Tensor, processedSizes: [(height: Int
 }
 
 /// One segment of a panoptic prediction.
-public struct PanopticSegment: Equatable, Sendable {
+public struct PredictedSegment: Equatable, Sendable {
     public var id: Int
     public var isThing: Bool
     public var categoryId: Int
@@ -59,9 +59,9 @@ public struct PanopticPrediction: Sendable {
     public var height: Int
     public var width: Int
     public var ids: [Int32]
-    public var segments: [PanopticSegment]
+    public var segments: [PredictedSegment]
 
-    public init(height: Int, width: Int, ids: [Int32], segments: [PanopticSegment]) {
+    public init(height: Int, width: Int, ids: [Int32], segments: [PredictedSegment]) {
         self.height = height
         self.width = width
         self.ids = ids
@@ -162,7 +162,7 @@ public func postProcessPanoptic(logits: Tensor, masks: Tensor, isThing: (Int) ->
         }
     }
     let segments = area.enumerated().map { i, a in
-        PanopticSegment(id: i, isThing: isThing(classes[i]), categoryId: classes[i], area: a)
+        PredictedSegment(id: i, isThing: isThing(classes[i]), categoryId: classes[i], area: a)
     }
     return PanopticPrediction(height: target.height, width: target.width, ids: ids, segments: segments)
 }

@@ -48,7 +48,7 @@ final class PostProcessSegmTests: XCTestCase {
                                            masks: Tensor(c.masks, shape: [c.q, 8, 12]),
                                            isThing: { $0 < 3 },
                                            processedSize: (c.size[0], c.size[1]), targetSize: (c.target[0], c.target[1]))
-            XCTAssertEqual(pred.segments, c.segments.map { PanopticSegment(id: $0.id, isThing: $0.isthing, categoryId: $0.category_id, area: $0.area) },
+            XCTAssertEqual(pred.segments, c.segments.map { PredictedSegment(id: $0.id, isThing: $0.isthing, categoryId: $0.category_id, area: $0.area) },
                            "case \(k)")
             let differing = zip(pred.ids, c.ids).filter { $0 != $1 }.count
             XCTAssertEqual(differing, 0, "case \(k): \(differing) pixels with another id")

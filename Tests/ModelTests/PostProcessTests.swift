@@ -57,7 +57,7 @@ final class PostProcessTests: XCTestCase {
         let out = DETROutput(logits: logits, boxes: Tensor([0.5, 0.5, 1, 1], shape: [1, 1, 4]))
         let d = try PostProcess()(out, imageSizes: [(height: 10, width: 20)])[0][0]
         XCTAssertEqual(d.label, 1)
-        XCTAssertEqual(d.box, PixelBox(x0: 0, y0: 0, x1: 20, y1: 10))
+        XCTAssertEqual(d.box, DetectionBox(x0: 0, y0: 0, x1: 20, y1: 10))
     }
 
     func testPostProcess_Errors() {
