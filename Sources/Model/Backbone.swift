@@ -29,11 +29,6 @@ final class Norm2d: Module {
     /// The frozen norm's per-channel scale and shift, for folding into the convolution before it.
     var foldable: (scale: Tensor, shift: Tensor)? { frozen?.scaleAndShift() }
 
-    /// Sets the scale of a fresh norm to zero (torchvision's zero_init_residual).
-    func zeroScale() {
-        (frozen?.weight ?? batch!.weight).assign(Tensor.zeros([(frozen?.weight ?? batch!.weight).count]))
-    }
-
     func visit(_ prefix: ParameterKey, _ body: (ParameterKey, Tensor, StateKind) -> Void) {
         frozen?.visit(prefix, body)
         batch?.visit(prefix, body)

@@ -54,8 +54,7 @@ extension Tensor {
                 return bias == nil ? [gx, gw] : [gx, gw, gb]
             }
         case .oneDNN:
-            let needsGrad = Autograd.isEnabled && inputs.contains { $0.requiresGrad }
-            let out = ConvDNNL.forward(x, weight, bias, geo, inference: !needsGrad && ConvDNNL.useInferencePrimitive, relu: relu)
+            let out = ConvDNNL.forward(x, weight, bias, geo, relu: relu)
             return Tensor.record(out, "conv2d", inputs) { g0 in
                 let g = relu ? binaryKernel(g0, out, "conv2d_relu_backward") { $1 > 0 ? $0 : 0 } : g0
                 // The input image needs no gradient (and the stem's backward-data is slow).

@@ -8,12 +8,6 @@ import Synchronization
 /// reorders between our NCHW buffers and those layouts. Plans are cached by geometry.
 /// Temporary blocked buffers come from the caching allocator.
 enum DNNL {
-    struct Failure: Error, CustomStringConvertible {
-        let call: String
-        let status: dnnl_status_t
-        var description: String { "oneDNN \(call) failed with status \(status.rawValue)" }
-    }
-
     @inline(__always)
     static func check(_ status: dnnl_status_t, _ call: String) {
         if status != dnnl_success {
@@ -41,18 +35,17 @@ enum DNNL {
 
     struct PlanKey: Hashable {
         let geo: Conv2dGeometry
-        let inference: Bool
         let relu: Bool
     }
 
     static let plans = Mutex<[PlanKey: UInt]>([:])
 
-    /// The cached plan of a geometry (`inference`: forward only, oneDNN's forward_inference).
-    static func plan(_ geo: Conv2dGeometry, inference: Bool = false, relu: Bool = false) -> ConvPlan {
-        let key = PlanKey(geo: geo, inference: inference, relu: relu)
+    /// The cached plan of a geometry (`relu`: a ReLU fused into the forward primitive).
+    static func plan(_ geo: Conv2dGeometry, relu: Bool = false) -> ConvPlan {
+        let key = PlanKey(geo: geo, relu: relu)
         let found: UInt? = plans.withLock { $0[key] }
         if let found { return Unmanaged<ConvPlan>.fromOpaque(UnsafeRawPointer(bitPattern: found)!).takeUnretainedValue() }
-        let p = ConvPlan(geo, inference: inference, relu: relu)
+        let p = ConvPlan(geo, relu: relu)
         let bits = UInt(bitPattern: Unmanaged.passRetained(p).toOpaque())
         let winner: UInt = plans.withLock { dict in
             if let existing = dict[key] { return existing }
@@ -181,7 +174,7 @@ final class ConvPlan: @unchecked Sendable {
     private let anySrc, anyWeights, anyBias, anyDst: dnnl_memory_desc_t
     private let strides, dilates, padL, padR: [Int64]
 
-    init(_ geo: Conv2dGeometry, inference: Bool, relu: Bool) {
+    init(_ geo: Conv2dGeometry, relu: Bool) {
         self.geo = geo
         let src = [geo.batch, geo.inChannels, geo.height, geo.width]
         let wdims = geo.groups == 1
@@ -210,7 +203,7 @@ final class ConvPlan: @unchecked Sendable {
             s = srcMD
             d = dstMD
         }
-        DNNL.check(dnnl_dilated_convolution_forward_desc_init(&desc, inference ? dnnl_forward_inference : dnnl_forward_training, dnnl_convolution_direct,
+        DNNL.check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct,
                                                                &s, &w, &b, &d, strides, dilates, padL, padR), "convolution_forward_desc_init")
         var pd: dnnl_primitive_desc_t? = nil
         // A fused ReLU is a post-op of the forward primitive.
@@ -275,10 +268,8 @@ final class ConvPlan: @unchecked Sendable {
 }
 
 enum ConvDNNL {
-    /// Whether gradient-free forwards use forward_inference: measured slower than
-    /// forward_training on every ResNet-50 shape here (it picks NHWC kernels with costlier
-    /// reorders from NCHW), so off.
-    static let useInferencePrimitive = false
+    // Forward primitives are always forward_training: forward_inference measured slower on
+    // every ResNet-50 shape here (it picks NHWC kernels with costlier reorders from NCHW).
     /// Whether the forward primitive works on our NCHW buffers directly (oneDNN then picks its
     /// GEMM-based kernels) instead of its blocked layouts. Measured on ResNet-50 shapes (2 cores,
     /// ms, blocked / plain): 1x1 1024->256 @50x67 11.2 / 5.3; 3x3 s2 512->512 16.4 / 11.4;
@@ -288,10 +279,10 @@ enum ConvDNNL {
         return (geo.strideH > 1 || geo.strideW > 1) && geo.inChannels >= 64
     }
 
-    static func forward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geo: Conv2dGeometry, inference: Bool, relu: Bool) -> Tensor {
+    static func forward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geo: Conv2dGeometry, relu: Bool) -> Tensor {
         let out = Tensor.empty([geo.batch, geo.outChannels, geo.outHeight, geo.outWidth])
         let b = bias ?? Tensor.zeros([geo.outChannels])
-        DNNL.plan(geo, inference: inference, relu: relu).forward.run([x.data, weight.data, b.data, out.data])
+        DNNL.plan(geo, relu: relu).forward.run([x.data, weight.data, b.data, out.data])
         return out
     }
 
