@@ -16,6 +16,9 @@ let package = Package(
         .executable(name: "demo-data", targets: ["demo-data"]),
         .executable(name: "detr-bench", targets: ["detr-bench"]),
         .executable(name: "get-map", targets: ["get-map"]),
+        .executable(name: "detr-train", targets: ["detr-train"]),
+        .executable(name: "predict", targets: ["predict"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,6 +50,12 @@ let package = Package(
         .target(name: "Augment", dependencies: ["Datasets", "Tensor", "Eval"]),
         .target(name: "Eval", dependencies: ["Datasets", "CCairo"]),
         .target(name: "Model", dependencies: ["NN", "Tensor"]),
+        // What the tools share over the library modules: checkpoint bundles, inference on
+        // images, the training loop, progress bars and one-line errors.
+        .target(name: "Pipeline", dependencies: [
+            "Datasets", "Augment", "Eval", "Model", "NN", "Tensor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
         .executableTarget(name: "voc-annotation", dependencies: [
             "Datasets", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -58,8 +67,16 @@ let package = Package(
             "Datasets", "Tensor", "NN", "Model", "Eval", "Augment", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/detr-bench"),
         .executableTarget(name: "get-map", dependencies: [
-            "Datasets", "Eval", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Datasets", "Eval", "Model", "Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/get-map"),
+        .executableTarget(name: "detr-train", dependencies: [
+            "Datasets", "Augment", "Eval", "Model", "NN", "Tensor", "Pipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/tools/detr-train"),
+        .executableTarget(name: "predict", dependencies: [
+            "Datasets", "Augment", "Eval", "Model", "NN", "Tensor", "Pipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/tools/predict"),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["Fixtures"]),
@@ -67,6 +84,7 @@ let package = Package(
         .testTarget(name: "AugmentTests", dependencies: ["Augment"], exclude: ["Fixtures"]),
         .testTarget(name: "EvalTests", dependencies: ["Eval"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"]),
-        .testTarget(name: "ToolTests", dependencies: ["voc-annotation", "demo-data", "get-map", "Datasets"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Datasets", "Model", "NN", "Tensor", "Augment", "Eval"]),
+        .testTarget(name: "ToolTests", dependencies: ["voc-annotation", "demo-data", "get-map", "detr-train", "predict", "Datasets", "Pipeline"]),
     ]
 )

@@ -1,0 +1,142 @@
+import Augment
+import Datasets
+import Foundation
+import Model
+import NN
+import Tensor
+
+/// How an image becomes the network's input, and back.
+public enum InputGeometry: Equatable, Sendable {
+    /// Shorter side `size`, longer side at most `maxSize` (DETR's validation transform).
+    case shorterSide(size: Int, maxSize: Int)
+    /// Scaled to fit `size x size` and centred on grey (the reference's letterbox).
+    case letterbox(size: Int)
+    /// Unchanged.
+    case original
+
+    /// The geometry of a preset at an input size (`detr`: shorter side `inputSize`, longer at
+    /// most `1333 * inputSize / 800`; `reference`: letterbox; `none`: unchanged).
+    public static func of(preset: String, inputSize: Int) -> InputGeometry {
+        switch preset {
+        case "reference": return .letterbox(size: inputSize)
+        case "none": return .original
+        default: return .shorterSide(size: inputSize, maxSize: Preset.maxSize(forInputSize: inputSize))
+        }
+    }
+}
+
+/// An image prepared for the network, with the map from network pixels back to the image.
+public struct PreparedImage: Sendable {
+    /// The normalised `[1, 3, H, W]` input.
+    public var input: Tensor
+    /// The padding mask `[1, H, W]` (all false for a single image).
+    public var mask: BoolTensor
+    public var originalSize: (height: Int, width: Int)
+    /// Size of the network input.
+    public var inputSize: (height: Int, width: Int)
+    /// Network-input pixel p maps to image pixel `(p - offset) / scale`.
+    public var scale: (x: Float, y: Float)
+    public var offset: (x: Float, y: Float)
+}
+
+/// Detections of one image in its own pixels, and the raw network output.
+public struct DetectionResult: Sendable {
+    public var detections: [Detection]
+    /// Per detection, a binary mask at the image size (models with a segmentation head).
+    public var masks: [[Bool]]?
+    public var output: DETROutput
+    public var prepared: PreparedImage
+}
+
+/// Runs a `ModelBundle` on images: preprocessing of its preset, the network in inference mode
+/// (no gradient tape), DETR's post-processing and the map back to image pixels.
+public final class Detector {
+    public let bundle: ModelBundle
+    public let geometry: InputGeometry
+    public let normalization: Normalization
+
+    public init(bundle: ModelBundle, geometry: InputGeometry? = nil, normalization: Normalization = .imageNet) {
+        self.bundle = bundle
+        self.geometry = geometry ?? .of(preset: bundle.state.preset, inputSize: bundle.state.inputSize)
+        self.normalization = normalization
+    }
+
+    /// Resizes (or letterboxes) and normalises. An image already at the target size is used
+    /// as it is (no resampling).
+    public func prepare(_ image: RGBImage) -> PreparedImage {
+        var img = image
+        var scale: (x: Float, y: Float) = (1, 1)
+        var offset: (x: Float, y: Float) = (0, 0)
+        switch geometry {
+        case .original:
+            break
+        case let .shorterSide(size, maxSize):
+            let (h, w) = Functional.sizeWithAspectRatio(width: image.width, height: image.height, size: size, maxSize: maxSize)
+            if h != image.height || w != image.width {
+                img = image.resized(width: w, height: h, filter: .bilinear)
+                scale = (Float(w) / Float(image.width), Float(h) / Float(image.height))
+            }
+        case let .letterbox(size):
+            let s = Functional.letterbox(Sample(image: image, target: Target(boxes: [], labels: [])), width: size, height: size)
+            img = s.image
+            let f = min(Double(size) / Double(image.width), Double(size) / Double(image.height))
+            let nw = Int(Double(image.width) * f), nh = Int(Double(image.height) * f)
+            scale = (Float(nw) / Float(image.width), Float(nh) / Float(image.height))
+            offset = (Float((size - nw) / 2), Float((size - nh) / 2))
+        }
+        let t = normalization(Sample(image: img, target: Target(boxes: [], labels: []))).image
+        let input = t.reshape([1, 3, img.height, img.width])
+        let mask = BoolTensor([Bool](repeating: false, count: img.height * img.width), shape: [1, img.height, img.width])
+        return PreparedImage(input: input, mask: mask, originalSize: (image.height, image.width),
+                             inputSize: (img.height, img.width), scale: scale, offset: offset)
+    }
+
+    /// The raw network output for a prepared image.
+    public func run(_ p: PreparedImage) -> DETROutput {
+        var ctx = ForwardContext.inference
+        return withNoGrad { bundle.network(images: p.input, mask: p.mask, &ctx) }
+    }
+
+    /// Detections with a score above `confidence`, in image pixels, clipped to the image.
+    public func detect(_ image: RGBImage, confidence: Float) throws -> DetectionResult {
+        let p = prepare(image)
+        return try postprocess(run(p), prepared: p, confidence: confidence)
+    }
+
+    public func postprocess(_ out: DETROutput, prepared p: PreparedImage, confidence: Float) throws -> DetectionResult {
+        // Without a letterbox the normalised boxes scale straight to the image (as DETR's
+        // PostProcess with the original sizes); with one, through the canvas.
+        let direct = p.offset == (0, 0)
+        var dets = try PostProcess(scoreThreshold: confidence).process(out, imageSizes: [direct ? p.originalSize : p.inputSize])[0]
+        let w = Float(p.originalSize.width), h = Float(p.originalSize.height)
+        for i in dets.indices {
+            var b = dets[i].box
+            if !direct {
+                b.x0 = (b.x0 - p.offset.x) / p.scale.x
+                b.x1 = (b.x1 - p.offset.x) / p.scale.x
+                b.y0 = (b.y0 - p.offset.y) / p.scale.y
+                b.y1 = (b.y1 - p.offset.y) / p.scale.y
+            }
+            b.x0 = min(max(b.x0, 0), w)
+            b.x1 = min(max(b.x1, 0), w)
+            b.y0 = min(max(b.y0, 0), h)
+            b.y1 = min(max(b.y1, 0), h)
+            dets[i].box = b
+        }
+        var masks: [[Bool]]?
+        if let m = out.masks {
+            let canvas = postProcessSegmentation(masks: m, processedSizes: [p.inputSize], originalSizes: [p.inputSize])[0]
+            let ow = p.originalSize.width, oh = p.originalSize.height
+            let iw = p.inputSize.width, ih = p.inputSize.height
+            let xs = (0..<ow).map { min(max(Int(Float($0) * p.scale.x + p.offset.x), 0), iw - 1) }
+            let ys = (0..<oh).map { min(max(Int(Float($0) * p.scale.y + p.offset.y), 0), ih - 1) }
+            masks = dets.map { d in
+                let src = canvas.masks[d.query]
+                var dst = [Bool](repeating: false, count: ow * oh)
+                for y in 0..<oh { for x in 0..<ow { dst[y * ow + x] = src[ys[y] * iw + xs[x]] } }
+                return dst
+            }
+        }
+        return DetectionResult(detections: dets, masks: masks, output: out, prepared: p)
+    }
+}

@@ -1,0 +1,236 @@
+import Datasets
+import Foundation
+import Model
+import NN
+import Tensor
+
+/// A DETR-family network the tools can run: plain DETR or DETR with the segmentation head.
+public protocol DetectionNetwork: Module {
+    var detrConfig: DETRConfig { get }
+    var hasMaskHead: Bool { get }
+    func callAsFunction(images: Tensor, mask: BoolTensor, _ ctx: inout ForwardContext) -> DETROutput
+}
+
+extension DETR: DetectionNetwork {
+    public var detrConfig: DETRConfig { config }
+    public var hasMaskHead: Bool { false }
+}
+
+extension DETRSegmentation: DetectionNetwork {
+    public var detrConfig: DETRConfig { detr.config }
+    public var hasMaskHead: Bool { true }
+}
+
+/// What `state.json` of a checkpoint holds besides the tensors: enough to rebuild the network
+/// and its input pipeline, and to continue training.
+public struct CheckpointState: Codable, Equatable, Sendable {
+    public static let currentFormat = "detrkit-checkpoint-1"
+    public var format = CheckpointState.currentFormat
+    /// Epochs completed when the checkpoint was written.
+    public var epoch: Int
+    /// Optimizer steps taken.
+    public var step: Int
+    public var config: DETRConfig
+    /// Class names in id order (ids 0..C-1; C = `config.numClasses`).
+    public var classNames: [String]
+    public var segmentation: Bool
+    /// Inference input: the shorter side (DETR preset) or the square side (reference preset).
+    public var inputSize: Int
+    /// The transforms preset the network was trained with (`detr`, `reference`, `none`).
+    public var preset: String
+    public var trainLoss: Double?
+    public var valLoss: Double?
+    public var bestValLoss: Double?
+    /// The training options of the run (JSON object), kept for `--resume`.
+    public var training: [String: String]?
+
+    public init(epoch: Int = 0, step: Int = 0, config: DETRConfig, classNames: [String], segmentation: Bool = false,
+                inputSize: Int = 800, preset: String = "detr") {
+        self.epoch = epoch
+        self.step = step
+        self.config = config
+        self.classNames = classNames
+        self.segmentation = segmentation
+        self.inputSize = inputSize
+        self.preset = preset
+    }
+
+    public func encoded() throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try enc.encode(self)
+    }
+}
+
+/// Errors about model files: each names the file.
+public enum ModelFileError: Error, CustomStringConvertible, Equatable {
+    case notFound(path: String)
+    case badState(path: String, reason: String)
+    case needsClasses(path: String)
+    case classMismatch(path: String, checkpoint: Int, given: Int)
+    case incompatible(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .notFound(path):
+            return "\(path): no such checkpoint folder or .safetensors file"
+        case let .badState(path, reason):
+            return "\(path): invalid checkpoint state: \(reason)"
+        case let .needsClasses(path):
+            return "\(path): a bare .safetensors file carries no class names; pass --classes FILE or --num-classes N"
+        case let .classMismatch(path, checkpoint, given):
+            return "\(path): the checkpoint has \(checkpoint) classes but \(given) were given"
+        case let .incompatible(path, reason):
+            return "\(path): \(reason)"
+        }
+    }
+}
+
+/// A network with its class names and input settings, loaded from a checkpoint folder
+/// (`model.safetensors` + `state.json`) or from a bare `.safetensors` state dict (for example
+/// one converted from the official repository by `scripts/convert_checkpoint.py`).
+public final class ModelBundle {
+    public let network: any DetectionNetwork
+    public var state: CheckpointState
+    /// The file or folder it came from.
+    public let source: String
+
+    public var config: DETRConfig { state.config }
+    public var classNames: [String] { state.classNames }
+
+    public init(network: any DetectionNetwork, state: CheckpointState, source: String = "") {
+        self.network = network
+        self.state = state
+        self.source = source
+    }
+
+    /// Builds a freshly initialised network.
+    public static func fresh(config: DETRConfig, classNames: [String], segmentation: Bool = false,
+                             inputSize: Int = 800, preset: String = "detr", seed: UInt64) -> ModelBundle {
+        var rng = SplitMix64(seed: seed)
+        let net: any DetectionNetwork = segmentation ? DETRSegmentation(config, using: &rng) : DETR(config, using: &rng)
+        return ModelBundle(network: net, state: CheckpointState(config: config, classNames: classNames, segmentation: segmentation,
+                                                              inputSize: inputSize, preset: preset))
+    }
+
+    /// Loads `path`: a checkpoint folder, or a `.safetensors` file with `classNames` (from
+    /// `--classes`) or `numClasses` (names `class0`...). A folder's own class names win; given
+    /// names must then agree in number. `overrides` adjusts what a bare file cannot tell
+    /// (attention heads, dilation, input size).
+    public static func load(_ path: String, classNames given: [String]? = nil, numClasses: Int? = nil,
+                            heads: Int? = nil, inputSize: Int? = nil, preset: String? = nil) throws -> ModelBundle {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ModelFileError.notFound(path: path) }
+        let tensors: [String: Tensor]
+        var state: CheckpointState
+        if isDir.boolValue {
+            let statePath = (path as NSString).appendingPathComponent(Checkpoint.stateFile)
+            let modelPath = (path as NSString).appendingPathComponent(Checkpoint.modelFile)
+            guard FileManager.default.fileExists(atPath: modelPath) else {
+                throw ModelFileError.incompatible(path: path, reason: "not a checkpoint folder (no \(Checkpoint.modelFile))")
+            }
+            guard let data = FileManager.default.contents(atPath: statePath) else {
+                throw ModelFileError.badState(path: statePath, reason: "missing or unreadable")
+            }
+            do {
+                state = try JSONDecoder().decode(CheckpointState.self, from: data)
+            } catch {
+                throw ModelFileError.badState(path: statePath, reason: Self.describe(error))
+            }
+            if let problem = state.config.problems().first { throw ModelFileError.badState(path: statePath, reason: problem) }
+            guard state.classNames.count == state.config.numClasses else {
+                throw ModelFileError.badState(path: statePath, reason: "\(state.classNames.count) class names for \(state.config.numClasses) classes")
+            }
+            if let given, given.count != state.config.numClasses {
+                throw ModelFileError.classMismatch(path: path, checkpoint: state.config.numClasses, given: given.count)
+            }
+            if let numClasses, numClasses != state.config.numClasses {
+                throw ModelFileError.classMismatch(path: path, checkpoint: state.config.numClasses, given: numClasses)
+            }
+            tensors = try SafeTensors.read(modelPath).tensors
+        } else {
+            tensors = try SafeTensors.read(path).tensors
+            var config = try inferConfig(tensors, path: path)
+            if let heads { config.heads = heads }
+            let count = config.numClasses
+            if let given, given.count != count { throw ModelFileError.classMismatch(path: path, checkpoint: count, given: given.count) }
+            if let numClasses, numClasses != count { throw ModelFileError.classMismatch(path: path, checkpoint: count, given: numClasses) }
+            guard given != nil || numClasses != nil else { throw ModelFileError.needsClasses(path: path) }
+            let names = given ?? (0..<count).map { "class\($0)" }
+            // Pretrained weights: the official models use frozen batch norm.
+            config.backboneNorm = tensors.keys.contains { $0.hasSuffix("num_batches_tracked") } ? .trainable : .frozen
+            state = CheckpointState(config: config, classNames: names,
+                                    segmentation: tensors.keys.contains { $0.hasPrefix("detr.") })
+        }
+        if let inputSize { state.inputSize = inputSize }
+        if let preset { state.preset = preset }
+        var rng = SplitMix64(seed: 0)
+        let net: any DetectionNetwork = state.segmentation ? DETRSegmentation(state.config, using: &rng) : DETR(state.config, using: &rng)
+        var strictTensors = tensors
+        // Official checkpoints carry no BN batch counters; ours may. Either loads.
+        if state.config.backboneNorm == .frozen { strictTensors = strictTensors.filter { !$0.key.hasSuffix("num_batches_tracked") } }
+        if let mismatch = try net.load(strictTensors, strict: true) {
+            throw ModelFileError.incompatible(path: path, reason: "weights do not fit the network: \(mismatch)")
+        }
+        return ModelBundle(network: net, state: state, source: path)
+    }
+
+    /// Writes a checkpoint folder (atomically), with optional optimizer state.
+    public func save(to folder: String, optimizer: [String: Tensor]? = nil) throws {
+        try Checkpoint.save(to: folder, model: network.stateDict(), optimizer: optimizer, state: try state.encoded())
+    }
+
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case let DecodingError.keyNotFound(key, ctx):
+            return "missing key \((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))"
+        case let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx):
+            return "wrong type at \(ctx.codingPath.map(\.stringValue).joined(separator: ".")): \(ctx.debugDescription)"
+        case let DecodingError.dataCorrupted(ctx):
+            return "malformed JSON: \(ctx.debugDescription)"
+        default:
+            return "\(error)"
+        }
+    }
+
+    /// The architecture a DETR state dict implies: classes and width from the heads, queries,
+    /// layer counts, feed-forward width, backbone depth (blocks of layer3; bottleneck or not)
+    /// and the position encoding. Heads and dilation cannot be read from shapes (8, false).
+    public static func inferConfig(_ tensors: [String: Tensor], path: String) throws -> DETRConfig {
+        let prefix = tensors.keys.contains { $0.hasPrefix("detr.") } ? "detr." : ""
+        func shape(_ key: String) throws -> [Int] {
+            guard let t = tensors[prefix + key] else {
+                throw ModelFileError.incompatible(path: path, reason: "not a DETR state dict: no \(prefix + key)")
+            }
+            return t.shape
+        }
+        func count(_ stem: String) -> Int {
+            var n = 0
+            while tensors.keys.contains(where: { $0.hasPrefix("\(prefix)\(stem).\(n).") }) { n += 1 }
+            return n
+        }
+        var c = DETRConfig()
+        let cls = try shape("class_embed.weight")
+        guard cls.count == 2, cls[0] >= 2 else { throw ModelFileError.incompatible(path: path, reason: "class_embed.weight has shape \(cls)") }
+        c.numClasses = cls[0] - 1
+        c.dModel = cls[1]
+        c.numQueries = try shape("query_embed.weight")[0]
+        c.encoderLayers = count("transformer.encoder.layers")
+        c.decoderLayers = count("transformer.decoder.layers")
+        c.feedForward = try shape("transformer.decoder.layers.0.linear1.weight")[0]
+        let bottleneck = tensors.keys.contains("\(prefix)backbone.0.body.layer1.0.conv3.weight")
+        let layer3 = count("backbone.0.body.layer3")
+        switch (bottleneck, layer3) {
+        case (false, 2): c.backbone = .resnet18
+        case (false, 6): c.backbone = .resnet34
+        case (true, 6): c.backbone = .resnet50
+        case (true, 23): c.backbone = .resnet101
+        default:
+            throw ModelFileError.incompatible(path: path, reason: "unknown backbone (layer3 has \(layer3) blocks, bottleneck \(bottleneck))")
+        }
+        c.positionEncoding = tensors.keys.contains("\(prefix)backbone.1.row_embed.weight") ? .learned : .sine
+        c.auxLoss = true
+        if let p = c.problems().first { throw ModelFileError.incompatible(path: path, reason: p) }
+        return c
+    }
+}
