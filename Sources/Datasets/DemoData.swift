@@ -12,6 +12,8 @@ public enum DemoData {
         public var minShapes = 1
         public var maxShapes = 4
         public var jpegQuality = 92
+        /// Square images (height = width) instead of height = 3/4 width.
+        public var square = false
         public var year = "2007"
 
         public init() {}
@@ -54,7 +56,7 @@ public enum DemoData {
     public static func makeImage<G: RandomNumberGenerator>(id: String, options: Options = Options(),
                                                            using rng: inout G) -> (RGBImage, VOCAnnotation) {
         let w = uniform(options.minSide, options.maxSide, &rng)
-        let h = uniform(options.minSide * 3 / 4, options.maxSide * 3 / 4, &rng)
+        let h = options.square ? w : uniform(options.minSide * 3 / 4, options.maxSide * 3 / 4, &rng)
         // Background: a muted base colour, a soft horizontal gradient and per-pixel noise.
         let base = (uniform(40, 200, &rng), uniform(40, 200, &rng), uniform(40, 200, &rng))
         let gradient = uniform(-40, 40, &rng)

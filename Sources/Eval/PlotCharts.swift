@@ -21,6 +21,19 @@ struct LineChart {
     var area: (x: [Double], y: [Double], color: PlotColor)?
     /// An x value marked with a dashed vertical line (the score threshold).
     var marker: Double?
+    /// Tick positions (nil: every 0.2 from 0 to 1).
+    var xTicks: [Double]?
+    var yTicks: [Double]?
+    /// Legend entries drawn in the upper right corner.
+    var legend: [(label: String, color: PlotColor)] = []
+
+    /// A tick's text: as many decimals as the tick spacing needs.
+    func tickLabel(_ v: Double, _ ticks: [Double]?) -> String {
+        guard let ticks, ticks.count > 1 else { return String(format: "%.1f", v) }
+        let step = abs(ticks[1] - ticks[0])
+        let decimals = step >= 1 ? 0 : min(6, Int((-Foundation.log10(step)).rounded(.up)))
+        return String(format: "%.\(decimals)f", v)
+    }
 
     func render(width: Int = 640, height: Int = 480) -> PlotCanvas {
         let canvas = PlotCanvas(width: width, height: height)
@@ -31,19 +44,17 @@ struct LineChart {
         func px(_ x: Double) -> Double { left + (x - xRange.lowerBound) / (xRange.upperBound - xRange.lowerBound) * plotW }
         func py(_ y: Double) -> Double { top + plotH - (y - yRange.lowerBound) / (yRange.upperBound - yRange.lowerBound) * plotH }
 
-        // Grid and ticks every 0.2.
-        for k in 0...5 {
-            let v = Double(k) * 0.2
-            if xRange.contains(v) {
-                canvas.line(px(v), top, px(v), top + plotH, color: .lightGray)
-                canvas.line(px(v), top + plotH, px(v), top + plotH + 4, color: .black)
-                canvas.text(String(format: "%.1f", v), x: px(v), y: top + plotH + 14, size: 11, align: .center)
-            }
-            if yRange.contains(v) {
-                canvas.line(left, py(v), left + plotW, py(v), color: .lightGray)
-                canvas.line(left - 4, py(v), left, py(v), color: .black)
-                canvas.text(String(format: "%.1f", v), x: left - 7, y: py(v), size: 11, align: .right)
-            }
+        // Grid and ticks (every 0.2 unless given).
+        let grid = (0...5).map { Double($0) * 0.2 }
+        for v in xTicks ?? grid where xRange.contains(v) {
+            canvas.line(px(v), top, px(v), top + plotH, color: .lightGray)
+            canvas.line(px(v), top + plotH, px(v), top + plotH + 4, color: .black)
+            canvas.text(tickLabel(v, xTicks), x: px(v), y: top + plotH + 14, size: 11, align: .center)
+        }
+        for v in yTicks ?? grid where yRange.contains(v) {
+            canvas.line(left, py(v), left + plotW, py(v), color: .lightGray)
+            canvas.line(left - 4, py(v), left, py(v), color: .black)
+            canvas.text(tickLabel(v, yTicks), x: left - 7, y: py(v), size: 11, align: .right)
         }
         // Data outside the ranges (scores above 1, say) is clipped to the axes box.
         canvas.clip(left, top, plotW, plotH)
@@ -66,6 +77,12 @@ struct LineChart {
         }
         canvas.unclip()
         canvas.rectangle(left, top, plotW, plotH, stroke: .black, lineWidth: 1)
+        for (i, entry) in legend.enumerated() {
+            let y = top + 16 + 18 * Double(i)
+            let x = left + plotW - 150
+            canvas.line(x, y, x + 24, y, color: entry.color, width: 2)
+            canvas.text(entry.label, x: x + 30, y: y, size: 11)
+        }
         for (i, line) in title.enumerated() {
             canvas.text(line, x: left + plotW / 2, y: 20 + 20 * Double(i), size: 14, align: .center)
         }

@@ -41,8 +41,10 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     public var trainLoss: Double?
     public var valLoss: Double?
     public var bestValLoss: Double?
-    /// The training options of the run (JSON object), kept for `--resume`.
-    public var training: [String: String]?
+    /// The training options of the run, kept for `--resume`.
+    public var training: TrainOptions?
+    /// The run folder (`logs/<timestamp>`) the checkpoint belongs to.
+    public var runDirectory: String?
 
     public init(epoch: Int = 0, step: Int = 0, config: DETRConfig, classNames: [String], segmentation: Bool = false,
                 inputSize: Int = 800, preset: String = "detr") {

@@ -1,0 +1,149 @@
+import Datasets
+import Foundation
+import Model
+import NN
+import Pipeline
+import Tensor
+import XCTest
+
+final class TrainerTests: XCTestCase {
+    /// Two epochs in one go, or one epoch, an interruption and a resume: the same weights,
+    /// optimizer state and logs (same seed; dropout, shuffling and augmentation included).
+    func testResumeGivesTheSameWeights() throws {
+        let dir = try makeTemporaryDirectory("resume")
+        let data = try ShapesFixture.make(in: dir + "/data", count: 4, side: 64, seed: 11)
+        var o = tinyTrainOptions(lines: data.lines, saveDir: dir + "/a")
+        o.valList = data.lines
+        let a = try Trainer(options: o).run()
+        XCTAssertEqual(a.records.count, 2)
+
+        // Interrupted after its first epoch (the time limit ends it before the second).
+        o.saveDir = dir + "/b"
+        o.timeLimit = 1e-6
+        let b1 = try Trainer(options: o).run()
+        XCTAssertEqual(b1.records.count, 1)
+        XCTAssertNotNil(b1.stoppedEarly)
+        var resumed = try Trainer.storedOptions(dir + "/b/last")
+        XCTAssertEqual(resumed.timeLimit, 1e-6)
+        resumed.timeLimit = nil
+        let b2 = try Trainer(options: resumed, resume: dir + "/b/last").run()
+        XCTAssertEqual(b2.records.map(\.epoch), [1])
+        XCTAssertEqual(b2.runDirectory, b1.runDirectory)
+
+        let wa = try Checkpoint.load(from: dir + "/a/last"), wb = try Checkpoint.load(from: dir + "/b/last")
+        XCTAssertEqual(Set(wa.model.keys), Set(wb.model.keys))
+        for (k, t) in wa.model { XCTAssertEqual(t.scalars, wb.model[k]!.scalars, k) }
+        for (k, t) in wa.optimizer! { XCTAssertEqual(t.scalars, wb.optimizer![k]!.scalars, k) }
+        XCTAssertEqual(a.records[1].trainLoss, b2.records[0].trainLoss)
+        // The resumed run appended to the same logs.
+        let losses = try String(contentsOfFile: b1.runDirectory + "/epoch_loss.txt", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(losses.count, 2)
+        let state = try JSONDecoder().decode(CheckpointState.self, from: wb.state)
+        XCTAssertEqual(state.epoch, 2)
+        XCTAssertEqual(state.step, 4)
+    }
+
+    /// The logs folder of a run: checkpoints, text files, plots and the links.
+    func testRunFolderLayout() throws {
+        let dir = try makeTemporaryDirectory("layout")
+        let data = try ShapesFixture.make(in: dir + "/data", count: 4, side: 64, seed: 3)
+        var o = tinyTrainOptions(lines: data.lines, saveDir: dir + "/logs")
+        o.valList = data.lines
+        o.savePeriod = 2
+        let r = try Trainer(options: o).run()
+        let fm = FileManager.default
+        let names = try fm.contentsOfDirectory(atPath: r.runDirectory)
+        for f in ["best", "last", "config.json", "epoch_loss.txt", "epoch_val_loss.txt", "epoch_map.txt", "epoch_loss.png", "epoch_map.png"] {
+            XCTAssertTrue(names.contains(f), "\(f) missing in \(names)")
+        }
+        let periodic = names.filter { $0.hasPrefix("ep002-loss") }
+        XCTAssertEqual(periodic.count, 1, "\(names)")
+        let expected = String(format: "ep002-loss%.3f-val_loss%.3f", r.records[1].trainLoss, r.records[1].valLoss!)
+        XCTAssertEqual(periodic.first, expected)
+        for f in ["model.safetensors", "optimizer.safetensors", "state.json"] {
+            XCTAssertTrue(fm.fileExists(atPath: r.runDirectory + "/last/" + f))
+        }
+        let run = URL(fileURLWithPath: r.runDirectory).lastPathComponent
+        XCTAssertEqual(try fm.destinationOfSymbolicLink(atPath: dir + "/logs/last"), run + "/last")
+        XCTAssertEqual(try fm.destinationOfSymbolicLink(atPath: dir + "/logs/best"), run + "/best")
+        // best/ holds the epoch with the lowest validation loss.
+        let best = try ModelBundle.load(dir + "/logs/best")
+        XCTAssertEqual(best.state.valLoss, r.records.compactMap(\.valLoss).min())
+        XCTAssertEqual(best.state.config.backboneNorm, .trainable, "a backbone trained from scratch needs trainable batch norm")
+        let maps = try String(contentsOfFile: r.runDirectory + "/epoch_map.txt", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(maps.count, 2)
+        XCTAssertEqual(Double(maps[1])!, r.records[1].ap50!, accuracy: 1e-6)
+        // The image of each plot decodes.
+        XCTAssertEqual(try ImageIO.load(r.runDirectory + "/epoch_loss.png").width, 640)
+    }
+
+    /// Bad lists: a missing image and a box outside its image are counted and handled, an
+    /// empty line is ignored, an unknown class id is an error naming the list and the image.
+    func testBadListEntries() throws {
+        let dir = try makeTemporaryDirectory("badlist")
+        let data = try ShapesFixture.make(in: dir + "/data", count: 3, side: 64, seed: 5)
+        let good = try String(contentsOfFile: data.lines, encoding: .utf8).split(separator: "\n").map(String.init)
+        let list = dir + "/list.txt"
+        try (good + ["", dir + "/data/missing.jpg 1,1,10,10,0", data.annotations[0].path + " 50,50,90,70,1"])
+            .joined(separator: "\n").write(toFile: list, atomically: true, encoding: .utf8)
+        var notes: [String] = []
+        var o = tinyTrainOptions(lines: list, saveDir: dir + "/logs")
+        o.epochs = 1
+        let trainer = try Trainer(options: o, reporter: TrainReporter(note: { notes.append($0) }))
+        XCTAssertEqual(trainer.trainSet.count, 4)
+        XCTAssertTrue(notes.contains { $0.contains("skipped 1 of 5") && $0.contains("missing.jpg") }, "\(notes)")
+        XCTAssertTrue(notes.contains { $0.contains("1 boxes reach outside") }, "\(notes)")
+        let last = try trainer.trainSet.sample(at: 3)
+        XCTAssertEqual(last.target.boxes.map(\.x2), [64])
+
+        o.skipBadImages = false
+        XCTAssertThrowsError(try Trainer(options: o)) { e in XCTAssertTrue("\(e)".contains("missing.jpg"), "\(e)") }
+
+        try (good + [data.annotations[1].path + " 1,1,10,10,3"]).joined(separator: "\n").write(toFile: list, atomically: true, encoding: .utf8)
+        o.skipBadImages = true
+        XCTAssertThrowsError(try Trainer(options: o)) { e in
+            let s = "\(e)"
+            XCTAssertTrue(s.contains(list) && s.contains(data.annotations[1].path) && s.contains("class id 3"), s)
+        }
+    }
+
+    /// A loss that stops being finite ends the run with a message naming the iteration.
+    func testNonFiniteLossStops() throws {
+        let dir = try makeTemporaryDirectory("nan")
+        let data = try ShapesFixture.make(in: dir + "/data", count: 4, side: 64, seed: 9)
+        var o = tinyTrainOptions(lines: data.lines, saveDir: dir + "/logs")
+        o.lr = 1e30
+        o.minLr = 0
+        o.schedule = "constant"
+        o.clip = 0
+        XCTAssertThrowsError(try Trainer(options: o).run()) { e in
+            guard case let TrainError.nonFiniteLoss(epoch, iteration, _, _, checkpoint) = e else { return XCTFail("\(e)") }
+            XCTAssertEqual(epoch, 0)
+            XCTAssertGreaterThan(iteration, 0)
+            XCTAssertNil(checkpoint)
+            XCTAssertTrue("\(e)".contains("iteration \(iteration + 1)"), "\(e)")
+        }
+    }
+
+    /// Starting from a checkpoint of another class count keeps everything but the class head.
+    func testWeightsOfAnotherClassCount() throws {
+        let dir = try makeTemporaryDirectory("weights")
+        let data = try ShapesFixture.make(in: dir + "/data", count: 2, side: 64, seed: 2)
+        var o = tinyTrainOptions(lines: data.lines, saveDir: dir + "/logs")
+        var c = o.config
+        c.numClasses = 5
+        let other = ModelBundle.fresh(config: c, classNames: ["a", "b", "c", "d", "e"], seed: 99)
+        try other.save(to: dir + "/other")
+        o.weights = dir + "/other"
+        o.freezeEpochs = 1
+        o.epochs = 1
+        var notes: [String] = []
+        let t = try Trainer(options: o, reporter: TrainReporter(note: { notes.append($0) }))
+        XCTAssertTrue(notes.contains { $0.contains("class_embed.weight") }, "\(notes)")
+        let mine = t.bundle.network.stateDict(), theirs = other.network.stateDict()
+        XCTAssertEqual(mine["query_embed.weight"]!.scalars, theirs["query_embed.weight"]!.scalars)
+        XCTAssertEqual(mine["class_embed.weight"]!.shape, [4, 32])
+        XCTAssertEqual(t.bundle.config.backboneNorm, .frozen, "pretrained weights use frozen batch norm")
+        _ = try t.run()
+    }
+}
