@@ -11,6 +11,9 @@ struct GetMap: ParsableCommand {
         Each mode prints the same table as its reference implementation and, with --json FILE, \
         writes every number (fractions in [0, 1], classes keyed by name). Bad input ends the \
         run with one line naming the file and a non-zero exit status.
+        Without a mode name, get-map runs 'model': 'get-map logs/best --mode 0' evaluates a \
+        checkpoint on the test split of VOCdevkit, as the reference get_map.py.
         """,
-        subcommands: [VOCCommand.self, COCOCommand.self, PanopticCommand.self])
+        subcommands: [ModelCommand.self, VOCCommand.self, COCOCommand.self, PanopticCommand.self],
+        defaultSubcommand: ModelCommand.self)
 }

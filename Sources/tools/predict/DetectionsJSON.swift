@@ -1,0 +1,49 @@
+import Foundation
+import Model
+
+/// `detections.json`: the COCO results format (a list of {image_id, category_id, bbox
+/// [x, y, w, h], score}) with two extra keys for people reading it, `file_name` and
+/// `category_name`. image_id is the image's 0-based index in the sorted list of images and
+/// category_id the class index in the order of the class names.
+struct DetectionsJSON {
+    private var entries: [String] = []
+
+    var count: Int { entries.count }
+
+    mutating func append(_ detections: [Detection], image: InputImage, classNames: [String]) {
+        for d in detections {
+            let b = d.box
+            let bbox = [b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0].map(Self.number).joined(separator: ", ")
+            let name = d.label < classNames.count ? classNames[d.label] : "class\(d.label)"
+            entries.append("{\"image_id\": \(image.index), \"category_id\": \(d.label), \"bbox\": [\(bbox)], "
+                + "\"score\": \(Self.number(d.score)), \"file_name\": \(Self.string(image.fileName)), "
+                + "\"category_name\": \(Self.string(name))}")
+        }
+    }
+
+    var text: String {
+        entries.isEmpty ? "[]\n" : "[\n  " + entries.joined(separator: ",\n  ") + "\n]\n"
+    }
+
+    /// The shortest decimal that reads back as the same Float; `null` for NaN or infinity
+    /// (which JSON cannot hold).
+    static func number(_ x: Float) -> String {
+        x.isFinite ? "\(x)" : "null"
+    }
+
+    static func string(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+}
