@@ -37,9 +37,10 @@ let package = Package(
         // oneDNN has no pkg-config file; its header is on the default include path.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // libjpeg and libpng report errors with longjmp; this C target catches them with setjmp
-        // and turns them into return codes and messages.
+        // and turns them into return codes and messages. libdeflate (libdeflate-dev) inflates
+        // the PNG fast path's IDAT streams (png_fast.c).
         .target(name: "CImageShim", dependencies: ["CJPEG", "CPNG"], path: "Sources/CImageShim",
-                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("deflate")]),
 
         // Vectorised row kernels (softmax, layer norm, exp) with run-time dispatch to the
         // widest vector unit: Swift's SIMD types lower poorly on the default x86-64 target.
@@ -67,7 +68,7 @@ let package = Package(
             "Datasets", "Tensor", "NN", "Model", "Eval", "Augment", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/detr-bench"),
         .executableTarget(name: "get-map", dependencies: [
-            "Datasets", "Eval", "Model", "Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Datasets", "Eval", "Model", "NN", "Tensor", "Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/get-map"),
         .executableTarget(name: "detr-train", dependencies: [
             "Datasets", "Augment", "Eval", "Model", "NN", "Tensor", "Pipeline",
@@ -85,6 +86,6 @@ let package = Package(
         .testTarget(name: "EvalTests", dependencies: ["Eval"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Datasets", "Model", "NN", "Tensor", "Augment", "Eval"]),
-        .testTarget(name: "ToolTests", dependencies: ["voc-annotation", "demo-data", "get-map", "detr-train", "predict", "Datasets", "Pipeline"]),
+        .testTarget(name: "ToolTests", dependencies: ["voc-annotation", "demo-data", "get-map", "detr-train", "predict", "Datasets", "Model", "Pipeline"]),
     ]
 )

@@ -36,6 +36,15 @@ public struct DETRConfig: Equatable, Sendable, Codable {
 
     public init() {}
 
+    /// What the segmentation head additionally needs: its group norms (8 groups) run over
+    /// `dModel + heads` and `dModel / 2, / 4, / 8, / 16` channels.
+    public func maskHeadProblems() -> [String] {
+        var out: [String] = []
+        if (dModel + heads) % 8 != 0 { out.append("the mask head needs dModel + heads (\(dModel + heads)) divisible by 8") }
+        if dModel % 128 != 0 { out.append("the mask head needs dModel (\(dModel)) divisible by 128 (group norms over dModel/16 channels in 8 groups)") }
+        return out
+    }
+
     /// Checks the relations the layers rely on; returns a message for each violation.
     public func problems() -> [String] {
         var out: [String] = []

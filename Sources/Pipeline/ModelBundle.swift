@@ -106,7 +106,8 @@ public final class ModelBundle {
         self.source = source
     }
 
-    /// Builds a freshly initialised network.
+    /// Builds a freshly initialised network (the configuration must be valid: `problems()`
+    /// and, with the segmentation head, `maskHeadProblems()` empty).
     public static func fresh(config: DETRConfig, classNames: [String], segmentation: Bool = false,
                              inputSize: Int = 800, preset: String = "detr", seed: UInt64) -> ModelBundle {
         var rng = SplitMix64(seed: seed)
@@ -163,6 +164,9 @@ public final class ModelBundle {
             config.backboneNorm = tensors.keys.contains { $0.hasSuffix("num_batches_tracked") } ? .trainable : .frozen
             state = CheckpointState(config: config, classNames: names,
                                     segmentation: tensors.keys.contains { $0.hasPrefix("detr.") })
+        }
+        if state.segmentation, let problem = state.config.maskHeadProblems().first {
+            throw ModelFileError.incompatible(path: path, reason: problem)
         }
         if let inputSize { state.inputSize = inputSize }
         if let preset { state.preset = preset }

@@ -65,6 +65,14 @@ final class ModelBundleTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("class_embed.bias"), "\(e)")
         }
 
+        // A state claiming a mask head that this width cannot have: an error, not a trap.
+        var segState = bundle.state
+        segState.segmentation = true
+        try Checkpoint.save(to: dir + "/seg", model: a, optimizer: nil, state: try segState.encoded())
+        XCTAssertThrowsError(try ModelBundle.load(dir + "/seg")) { e in
+            XCTAssertTrue("\(e)".contains("mask head") && "\(e)".contains(dir + "/seg"), "\(e)")
+        }
+
         // Same weights, same detections.
         var rng = SplitMix64(seed: 5)
         var px = [UInt8](repeating: 0, count: 50 * 70 * 3)

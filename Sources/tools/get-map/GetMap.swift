@@ -1,4 +1,5 @@
 import ArgumentParser
+import Tensor
 
 /// `get-map`: evaluation modes of the reference get_map.py and more, one subcommand each.
 /// Each mode lives in its own file; add a mode by adding its command to `subcommands`.
@@ -16,4 +17,10 @@ struct GetMap: ParsableCommand {
         """,
         subcommands: [ModelCommand.self, VOCCommand.self, COCOCommand.self, PanopticCommand.self],
         defaultSubcommand: ModelCommand.self)
+
+    static func main() {
+        // Model mode runs oneDNN/OpenBLAS: their threads should sleep, not spin, when idle.
+        ProcessSetup.preferPassiveOpenMPThreads()
+        Self.main(nil)
+    }
 }

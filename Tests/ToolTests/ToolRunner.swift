@@ -1,0 +1,42 @@
+import Foundation
+
+/// Runs the package's executables (built next to the test bundle) and collects their output.
+enum ToolRunner {
+    static let binDirectory: String = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().path
+    }()
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+        var lines: [String] { stdout.split(separator: "\n").map(String.init) }
+    }
+
+    /// Runs `tool args` in `dir`; stdout and stderr go to files (no pipe can fill up and block).
+    static func run(_ tool: String, _ args: [String], in dir: String) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binDirectory + "/" + tool)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("tool-\(UUID().uuidString)")
+        let outURL = tmp.appendingPathExtension("out"), errURL = tmp.appendingPathExtension("err")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: outURL)
+            try? FileManager.default.removeItem(at: errURL)
+        }
+        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        try out.close()
+        try err.close()
+        return Result(status: p.terminationStatus,
+                      stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+                      stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    }
+}
