@@ -147,3 +147,45 @@ final class TrainerTests: XCTestCase {
         _ = try t.run()
     }
 }
+
+final class TrainerCOCOInputTests: XCTestCase {
+    /// COCO instances input: classes from the categories in id order (ids not contiguous),
+    /// crowd objects left out, one epoch with validation and evaluation.
+    func testTrainsFromCOCOJSON() throws {
+        let dir = try makeTemporaryDirectory("cocoinput")
+        let data = try ShapesFixture.make(in: dir + "/images", count: 4, side: 64, seed: 4)
+        let catIds = [9, 3, 7]  // listed out of order; label order is by id: 3, 7, 9
+        let names = ["circle-9", "circle-3", "circle-7"]
+        var images: [String] = [], anns: [String] = []
+        for (i, a) in data.annotations.enumerated() {
+            let file = URL(fileURLWithPath: a.path).lastPathComponent
+            images.append("{\"id\": \(i + 10), \"width\": 64, \"height\": 64, \"file_name\": \"\(file)\"}")
+            for (k, b) in a.boxes.enumerated() {
+                let bx = b.box
+                anns.append("{\"id\": \(anns.count + 1), \"image_id\": \(i + 10), \"category_id\": \(catIds[b.classId]), "
+                            + "\"bbox\": [\(bx.xmin), \(bx.ymin), \(bx.xmax - bx.xmin), \(bx.ymax - bx.ymin)], "
+                            + "\"area\": \((bx.xmax - bx.xmin) * (bx.ymax - bx.ymin)), \"iscrowd\": \(k == 0 && i == 0 ? 1 : 0)}")
+            }
+        }
+        let cats = zip(catIds, names).map { "{\"id\": \($0.0), \"name\": \"\($0.1)\"}" }
+        let json = "{\"images\": [\(images.joined(separator: ", "))], \"annotations\": [\(anns.joined(separator: ", "))], "
+            + "\"categories\": [\(cats.joined(separator: ", "))]}"
+        try json.write(toFile: dir + "/instances.json", atomically: true, encoding: .utf8)
+        var o = tinyTrainOptions(lines: "", saveDir: dir + "/logs")
+        o.trainList = nil
+        o.classNames = []
+        o.cocoTrain = dir + "/instances.json"
+        o.cocoTrainImages = dir + "/images"
+        o.cocoVal = dir + "/instances.json"
+        o.cocoValImages = dir + "/images"
+        o.epochs = 1
+        let t = try Trainer(options: o)
+        XCTAssertEqual(t.options.classNames, ["circle-3", "circle-7", "circle-9"])
+        XCTAssertEqual(t.trainSet.count, 4)
+        // The crowd object of the first image is not a training target.
+        XCTAssertEqual(try t.trainSet.sample(at: 0).target.count, data.annotations[0].boxes.count - 1)
+        let r = try t.run()
+        XCTAssertNotNil(r.records[0].ap50)
+        XCTAssertNotNil(r.records[0].valLoss)
+    }
+}
