@@ -189,3 +189,34 @@ final class TrainerCOCOInputTests: XCTestCase {
         XCTAssertNotNil(r.records[0].valLoss)
     }
 }
+
+final class TrainerBackboneWeightsTests: XCTestCase {
+    /// torchvision-named ResNet weights load into the backbone (which then uses frozen batch
+    /// norm); a missing tensor is an error naming it and the file.
+    func testBackboneWeights() throws {
+        let dir = try makeTemporaryDirectory("backbone")
+        let data = try ShapesFixture.make(in: dir + "/data", count: 2, side: 64, seed: 8)
+        var o = tinyTrainOptions(lines: data.lines, saveDir: dir + "/logs")
+        var c = o.config
+        c.numClasses = 3
+        c.backboneNorm = .frozen
+        let donor = ModelBundle.fresh(config: c, classNames: DemoData.classNames, seed: 1234)
+        let prefix = "backbone.0.body."
+        var resnet: [String: Tensor] = [:]
+        for (k, t) in donor.network.stateDict() where k.hasPrefix(prefix) { resnet[String(k.dropFirst(prefix.count))] = t }
+        resnet["fc.weight"] = Tensor.zeros([10, 512])  // a classifier head is ignored
+        try SafeTensors.write(resnet, to: dir + "/resnet18.safetensors")
+        o.backboneWeights = dir + "/resnet18.safetensors"
+        let t = try Trainer(options: o)
+        XCTAssertEqual(t.bundle.config.backboneNorm, .frozen)
+        let mine = t.bundle.network.stateDict()
+        for (k, v) in resnet where k != "fc.weight" { XCTAssertEqual(mine[prefix + k]!.scalars, v.scalars, k) }
+
+        resnet.removeValue(forKey: "layer2.0.conv1.weight")
+        try SafeTensors.write(resnet, to: dir + "/partial.safetensors")
+        o.backboneWeights = dir + "/partial.safetensors"
+        XCTAssertThrowsError(try Trainer(options: o)) { e in
+            XCTAssertTrue("\(e)".contains("partial.safetensors") && "\(e)".contains("layer2.0.conv1.weight"), "\(e)")
+        }
+    }
+}
