@@ -7,32 +7,6 @@ import XCTest
 /// `get-map CHECKPOINT --mode 0..4` (the default subcommand) end to end on a tiny demo
 /// VOCdevkit and a tiny random-init checkpoint.
 final class GetMapModelToolTests: XCTestCase {
-    static let binDirectory: String = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return URL(fileURLWithPath: exe).deletingLastPathComponent().path
-    }()
-
-    struct Run {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-        var lastLine: String { stdout.split(separator: "\n").last.map(String.init) ?? "" }
-    }
-
-    func run(_ tool: String, _ args: [String], in dir: String) throws -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binDirectory + "/" + tool)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
     /// The tiny architecture of the pipeline tests: 8 queries, width 32, ResNet-18.
     static func tinyConfig(classes: Int) -> DETRConfig {
         var c = DETRConfig()
@@ -71,10 +45,10 @@ final class GetMapModelToolTests: XCTestCase {
         if let f = Self.shared { return f }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("getmap-model-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let demo = try run("demo-data", ["--output", dir + "/demo", "--images", "12", "--seed", "0", "--min-side", "64", "--max-side", "96"], in: dir)
+        let demo = try ToolRunner.run("demo-data", ["--output", dir + "/demo", "--images", "12", "--seed", "0", "--min-side", "64", "--max-side", "96"], in: dir)
         XCTAssertEqual(demo.status, 0, demo.stderr)
         let devkit = dir + "/demo/VOCdevkit"
-        let split = try run("voc-annotation", [devkit, "--classes", dir + "/demo/classes.txt", "--mode", "1", "--seed", "0",
+        let split = try ToolRunner.run("voc-annotation", [devkit, "--classes", dir + "/demo/classes.txt", "--mode", "1", "--seed", "0",
                                                "--trainval-percent", "0.5"], in: dir)
         XCTAssertEqual(split.status, 0, split.stderr)
         let bundle = ModelBundle.fresh(config: Self.tinyConfig(classes: 3), classNames: DemoData.classNames, inputSize: 64, seed: 7)
@@ -117,7 +91,7 @@ final class GetMapModelToolTests: XCTestCase {
         // outside the split (left by another run) is removed.
         try FileManager.default.createDirectory(atPath: out + "/ground-truth", withIntermediateDirectories: true)
         try "circle 1 1 2 2\n".write(toFile: out + "/ground-truth/stale.txt", atomically: true, encoding: .utf8)
-        let m2 = try run("get-map", [f.checkpoint, "--mode", "2"] + common, in: work)
+        let m2 = try ToolRunner.run("get-map", [f.checkpoint, "--mode", "2"] + common, in: work)
         XCTAssertEqual(m2.status, 0, m2.stderr)
         var difficult = 0
         for id in f.testIDs {
@@ -134,7 +108,7 @@ final class GetMapModelToolTests: XCTestCase {
 
         // Mode 1: one file per test image, equal to the Detector's detections at 0.001 in the
         // reference's format (`str(score)[:6]`, `int()` of each coordinate).
-        let m1 = try run("get-map", [f.checkpoint, "--mode", "1"] + common, in: work)
+        let m1 = try ToolRunner.run("get-map", [f.checkpoint, "--mode", "1"] + common, in: work)
         XCTAssertEqual(m1.status, 0, m1.stderr)
         let detector = Detector(bundle: f.bundle)
         let images = try kit.imageFiles()
@@ -156,7 +130,7 @@ final class GetMapModelToolTests: XCTestCase {
         XCTAssertGreaterThan(lineCount, 0)
 
         // Mode 3: the VOC mAP; the last line is `mAP@0.50 = x.xxx`, the value of results.txt.
-        let m3 = try run("get-map", [f.checkpoint, "--mode", "3", "--no-plots"] + common, in: work)
+        let m3 = try ToolRunner.run("get-map", [f.checkpoint, "--mode", "3", "--no-plots"] + common, in: work)
         XCTAssertEqual(m3.status, 0, m3.stderr)
         XCTAssertNotNil(m3.lastLine.range(of: #"^mAP@0\.50 = [01]\.\d{3}$"#, options: .regularExpression), m3.stdout)
         let results = try lines(out + "/results/results.txt")
@@ -167,7 +141,7 @@ final class GetMapModelToolTests: XCTestCase {
 
         // Mode 0 (the default) in another folder: the same files and the same last line.
         let out0 = work + "/map_out0"
-        let m0 = try run("get-map", [f.checkpoint, "--devkit", f.devkit, "--out", out0, "--no-plots"], in: work)
+        let m0 = try ToolRunner.run("get-map", [f.checkpoint, "--devkit", f.devkit, "--out", out0, "--no-plots"], in: work)
         XCTAssertEqual(m0.status, 0, m0.stderr)
         XCTAssertEqual(m0.lastLine, m3.lastLine, m0.stdout)
         XCTAssertTrue(FileManager.default.fileExists(atPath: out0 + "/results/results.txt"))
@@ -177,7 +151,7 @@ final class GetMapModelToolTests: XCTestCase {
         }
 
         // Mode 4: pycocotools' summary.
-        let m4 = try run("get-map", [f.checkpoint, "--mode", "4"] + common, in: work)
+        let m4 = try ToolRunner.run("get-map", [f.checkpoint, "--mode", "4"] + common, in: work)
         XCTAssertEqual(m4.status, 0, m4.stderr)
         XCTAssertTrue(m4.stdout.contains(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = "), m4.stdout)
         XCTAssertTrue(m4.stdout.contains(" Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=100 ] = "), m4.stdout)
@@ -191,12 +165,12 @@ final class GetMapModelToolTests: XCTestCase {
             try asDetections.joined().write(toFile: out + "/detection-results/\(id).txt", atomically: true, encoding: .utf8)
         }
         let json = work + "/voc.json"
-        let perfect3 = try run("get-map", [f.checkpoint, "--mode", "3", "--no-plots", "--json", json] + common, in: work)
+        let perfect3 = try ToolRunner.run("get-map", [f.checkpoint, "--mode", "3", "--no-plots", "--json", json] + common, in: work)
         XCTAssertEqual(perfect3.status, 0, perfect3.stderr)
         XCTAssertEqual(perfect3.lastLine, "mAP@0.50 = 1.000", perfect3.stdout)
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
         XCTAssertEqual(report?["mAP"] as? Double, 1.0)
-        let perfect4 = try run("get-map", [f.checkpoint, "--mode", "4"] + common, in: work)
+        let perfect4 = try ToolRunner.run("get-map", [f.checkpoint, "--mode", "4"] + common, in: work)
         XCTAssertEqual(perfect4.status, 0, perfect4.stderr)
         XCTAssertTrue(perfect4.stdout.contains(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 1.000"), perfect4.stdout)
         XCTAssertTrue(perfect4.stdout.contains(" Average Precision  (AP) @[ IoU=0.50      | area=   all | maxDets=100 ] = 1.000"), perfect4.stdout)
@@ -216,7 +190,7 @@ final class GetMapModelToolTests: XCTestCase {
             triangles += try VOCAnnotation.load(VOCDevkit(root: f.devkit).annotationPath(id)).objects.filter { $0.name == "triangle" }.count
         }
         XCTAssertGreaterThan(triangles, 0, "the demo split should hold a triangle (seed 0)")
-        let r = try run("get-map", [work + "/other", "--mode", "2", "--devkit", f.devkit], in: work)
+        let r = try ToolRunner.run("get-map", [work + "/other", "--mode", "2", "--devkit", f.devkit], in: work)
         XCTAssertEqual(r.status, 0, r.stderr)
         for id in f.testIDs {
             XCTAssertFalse(try read(work + "/map_out/ground-truth/\(id).txt").contains("triangle"))
@@ -227,16 +201,16 @@ final class GetMapModelToolTests: XCTestCase {
     func testErrors_NameTheFile() throws {
         let f = try fixture()
         let work = try workDirectory()
-        let noCk = try run("get-map", [work + "/nothing", "--mode", "1", "--devkit", f.devkit, "--out", work + "/o"], in: work)
+        let noCk = try ToolRunner.run("get-map", [work + "/nothing", "--mode", "1", "--devkit", f.devkit, "--out", work + "/o"], in: work)
         XCTAssertNotEqual(noCk.status, 0)
         XCTAssertTrue(noCk.stderr.contains(work + "/nothing"), noCk.stderr)
         XCTAssertEqual(noCk.stderr.split(separator: "\n").count, 1, noCk.stderr)
 
-        let noKit = try run("get-map", [f.checkpoint, "--mode", "2", "--devkit", work + "/NoDevkit"], in: work)
+        let noKit = try ToolRunner.run("get-map", [f.checkpoint, "--mode", "2", "--devkit", work + "/NoDevkit"], in: work)
         XCTAssertNotEqual(noKit.status, 0)
         XCTAssertTrue(noKit.stderr.contains(work + "/NoDevkit"), noKit.stderr)
 
-        let noSplit = try run("get-map", [f.checkpoint, "--mode", "2", "--devkit", f.devkit, "--split", "nosuch"], in: work)
+        let noSplit = try ToolRunner.run("get-map", [f.checkpoint, "--mode", "2", "--devkit", f.devkit, "--split", "nosuch"], in: work)
         XCTAssertNotEqual(noSplit.status, 0)
         XCTAssertTrue(noSplit.stderr.contains("ImageSets/Main/nosuch.txt"), noSplit.stderr)
 
@@ -244,21 +218,21 @@ final class GetMapModelToolTests: XCTestCase {
         let kit = work + "/VOCdevkit"
         try FileManager.default.copyItem(atPath: f.devkit, toPath: kit)
         try FileManager.default.removeItem(atPath: VOCDevkit(root: kit).annotationPath(f.testIDs[0]))
-        let noXML = try run("get-map", [f.checkpoint, "--mode", "2"], in: work)
+        let noXML = try ToolRunner.run("get-map", [f.checkpoint, "--mode", "2"], in: work)
         XCTAssertNotEqual(noXML.status, 0)
         XCTAssertTrue(noXML.stderr.contains("Annotations/\(f.testIDs[0]).xml"), noXML.stderr)
 
         let images = try VOCDevkit(root: kit).imageFiles()
         try FileManager.default.removeItem(atPath: kit + "/VOC2007/JPEGImages/" + images[f.testIDs[1]]!)
-        let noImage = try run("get-map", [f.checkpoint, "--mode", "1"], in: work)
+        let noImage = try ToolRunner.run("get-map", [f.checkpoint, "--mode", "1"], in: work)
         XCTAssertNotEqual(noImage.status, 0)
         XCTAssertTrue(noImage.stderr.contains("JPEGImages/\(f.testIDs[1]).jpg"), noImage.stderr)
 
-        let noFolders = try run("get-map", ["--mode", "3", "--out", work + "/empty_out"], in: work)
+        let noFolders = try ToolRunner.run("get-map", ["--mode", "3", "--out", work + "/empty_out"], in: work)
         XCTAssertNotEqual(noFolders.status, 0)
         XCTAssertTrue(noFolders.stderr.contains(work + "/empty_out/ground-truth"), noFolders.stderr)
 
-        let badMode = try run("get-map", [f.checkpoint, "--mode", "5"], in: work)
+        let badMode = try ToolRunner.run("get-map", [f.checkpoint, "--mode", "5"], in: work)
         XCTAssertNotEqual(badMode.status, 0)
         XCTAssertTrue(badMode.stderr.contains("--mode"), badMode.stderr)
     }

@@ -5,23 +5,6 @@ import XCTest
 final class GetMapToolTests: XCTestCase {
     typealias Tools = VOCAnnotationToolTests
 
-    /// Runs the built get-map (beside the test bundle) in `dir`.
-    func run(_ args: [String], in dir: String) throws -> VOCAnnotationToolTests.Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Tools.binDirectory + "/get-map")
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return .init(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                     stderr: String(decoding: e, as: UTF8.self))
-    }
-
     func tempDir() throws -> String {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("detrkit-getmap-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -60,7 +43,7 @@ final class GetMapToolTests: XCTestCase {
     func testVOC_Cartucho() throws {
         let dir = try tempDir()
         let out = try copyCartucho(into: dir)
-        let r = try run(["voc", "--gt", out + "/ground-truth", "--dr", out + "/detection-results", "--json", dir + "/m.json"], in: dir)
+        let r = try ToolRunner.run("get-map", ["voc", "--gt", out + "/ground-truth", "--dr", out + "/detection-results", "--json", dir + "/m.json"], in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.hasSuffix("mAP = 31.05%\n"), r.stdout)
         XCTAssertTrue(r.stdout.contains("85.94% = bed AP \t||\tscore_threhold=0.5 : F1=0.77 ; Recall=62.50% ; Precision=100.00%"), r.stdout)
@@ -83,19 +66,19 @@ final class GetMapToolTests: XCTestCase {
             XCTAssertEqual(Array(bytes.prefix(4)), [0x89, 0x50, 0x4E, 0x47], f)
         }
 
-        let r75 = try run(["voc", "--iou", "0.75", "--no-plots", "--json", dir + "/m75.json"], in: dir)
+        let r75 = try ToolRunner.run("get-map", ["voc", "--iou", "0.75", "--no-plots", "--json", dir + "/m75.json"], in: dir)
         XCTAssertEqual(r75.status, 0, r75.stderr)
         XCTAssertEqual(try readJSON(dir + "/m75.json")["mAP"] as! Double, 0.12110114378290794, accuracy: 1e-12)
         XCTAssertTrue(r75.stdout.hasSuffix("mAP = 12.11%\n"), r75.stdout)
 
-        let r11 = try run(["voc", "--eleven-point", "--no-plots", "--json", dir + "/m11.json"], in: dir)
+        let r11 = try ToolRunner.run("get-map", ["voc", "--eleven-point", "--no-plots", "--json", dir + "/m11.json"], in: dir)
         XCTAssertEqual(r11.status, 0, r11.stderr)
         XCTAssertEqual(try readJSON(dir + "/m11.json")["eleven_point"] as! Bool, true)
     }
 
     func testVOC_BadInputs() throws {
         let dir = try tempDir()
-        let missing = try run(["voc", "--gt", dir + "/nope", "--dr", dir + "/nope2"], in: dir)
+        let missing = try ToolRunner.run("get-map", ["voc", "--gt", dir + "/nope", "--dr", dir + "/nope2"], in: dir)
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.stderr.contains(dir + "/nope: cannot read: no such directory"), missing.stderr)
         XCTAssertEqual(missing.stderr.split(separator: "\n").count, 1, missing.stderr)
@@ -105,17 +88,17 @@ final class GetMapToolTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dr, withIntermediateDirectories: true)
         try "cat 1 2 3 4\n".write(toFile: gt + "/a.txt", atomically: true, encoding: .utf8)
         try "cat 0.9 1 2 three 4\n".write(toFile: dr + "/a.txt", atomically: true, encoding: .utf8)
-        let bad = try run(["voc"], in: dir)
+        let bad = try ToolRunner.run("get-map", ["voc"], in: dir)
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("map_out/detection-results/a.txt:1: right 'three' is not a finite number"), bad.stderr)
 
         try "cat 0.9 1 2 3 4\n".write(toFile: dr + "/a.txt", atomically: true, encoding: .utf8)
         try "cat 1 2 3\n".write(toFile: gt + "/a.txt", atomically: true, encoding: .utf8)
-        let malformed = try run(["voc"], in: dir)
+        let malformed = try ToolRunner.run("get-map", ["voc"], in: dir)
         XCTAssertNotEqual(malformed.status, 0)
         XCTAssertTrue(malformed.stderr.contains("map_out/ground-truth/a.txt:1:"), malformed.stderr)
 
-        let badIoU = try run(["voc", "--iou", "1.5"], in: dir)
+        let badIoU = try ToolRunner.run("get-map", ["voc", "--iou", "1.5"], in: dir)
         XCTAssertNotEqual(badIoU.status, 0)
         XCTAssertTrue(badIoU.stderr.contains("--iou"), badIoU.stderr)
     }
@@ -124,7 +107,7 @@ final class GetMapToolTests: XCTestCase {
         let root = try shared("panoptic")
         let dir = try tempDir()
         let c = root + "/cases/shift_drop_relabel"
-        let r = try run(["panoptic", "--gt-json", root + "/sample/panoptic_examples.json", "--gt-folder", root + "/sample/panoptic_examples",
+        let r = try ToolRunner.run("get-map", ["panoptic", "--gt-json", root + "/sample/panoptic_examples.json", "--gt-folder", root + "/sample/panoptic_examples",
                          "--pred-json", c + "/pred_shift.json", "--pred-folder", c + "/pred_shift", "--json", dir + "/pq.json"], in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("All       |  23.3   30.8   31.6    14\n"), r.stdout)
@@ -137,7 +120,7 @@ final class GetMapToolTests: XCTestCase {
         XCTAssertNotNil((json["per_class"] as! [String: Any])["person"])
 
         // The sample against itself, folders defaulting to the JSON paths without .json.
-        let same = try run(["panoptic", "--gt-json", root + "/sample/panoptic_examples.json",
+        let same = try ToolRunner.run("get-map", ["panoptic", "--gt-json", root + "/sample/panoptic_examples.json",
                             "--pred-json", root + "/sample/panoptic_examples.json"], in: dir)
         XCTAssertEqual(same.status, 0, same.stderr)
         XCTAssertTrue(same.stdout.contains("All       | 100.0  100.0  100.0     8\n"), same.stdout)
@@ -147,7 +130,7 @@ final class GetMapToolTests: XCTestCase {
         let root = try shared("panoptic")
         let dir = try tempDir()
         try "{\"annotations\": 3}".write(toFile: dir + "/bad.json", atomically: true, encoding: .utf8)
-        let bad = try run(["panoptic", "--gt-json", root + "/sample/panoptic_examples.json", "--gt-folder", root + "/sample/panoptic_examples",
+        let bad = try ToolRunner.run("get-map", ["panoptic", "--gt-json", root + "/sample/panoptic_examples.json", "--gt-folder", root + "/sample/panoptic_examples",
                            "--pred-json", dir + "/bad.json", "--pred-folder", dir], in: dir)
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains(dir + "/bad.json: invalid panoptic JSON"), bad.stderr)
@@ -155,21 +138,21 @@ final class GetMapToolTests: XCTestCase {
 
         // Predictions whose PNGs are missing.
         let pred = root + "/cases/shift_drop_relabel/pred_shift.json"
-        let noPNG = try run(["panoptic", "--gt-json", root + "/sample/panoptic_examples.json", "--gt-folder", root + "/sample/panoptic_examples",
+        let noPNG = try ToolRunner.run("get-map", ["panoptic", "--gt-json", root + "/sample/panoptic_examples.json", "--gt-folder", root + "/sample/panoptic_examples",
                              "--pred-json", pred, "--pred-folder", dir], in: dir)
         XCTAssertNotEqual(noPNG.status, 0)
         XCTAssertTrue(noPNG.stderr.contains(dir + "/000000142238.png"), noPNG.stderr)
 
-        let noDir = try run(["panoptic", "--gt-json", root + "/sample/panoptic_examples.json", "--pred-json", pred, "--pred-folder", dir + "/x"], in: dir)
+        let noDir = try ToolRunner.run("get-map", ["panoptic", "--gt-json", root + "/sample/panoptic_examples.json", "--pred-json", pred, "--pred-folder", dir + "/x"], in: dir)
         XCTAssertNotEqual(noDir.status, 0)
         XCTAssertTrue(noDir.stderr.contains(dir + "/x: no such directory"), noDir.stderr)
     }
 
     func testHelp_ListsModes() throws {
-        let r = try run(["--help"], in: NSTemporaryDirectory())
+        let r = try ToolRunner.run("get-map", ["--help"], in: NSTemporaryDirectory())
         XCTAssertEqual(r.status, 0)
         XCTAssertTrue(r.stdout.contains("voc") && r.stdout.contains("panoptic"), r.stdout)
-        let v = try run(["voc", "--help"], in: NSTemporaryDirectory())
+        let v = try ToolRunner.run("get-map", ["voc", "--help"], in: NSTemporaryDirectory())
         XCTAssertTrue(v.stdout.contains("--score-threshold") && v.stdout.contains("--eleven-point"), v.stdout)
     }
 }

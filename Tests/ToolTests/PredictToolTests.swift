@@ -11,31 +11,7 @@ import XCTest
 /// writes is checked against the library run on the same weights (inference is deterministic)
 /// and against properties of the images.
 final class PredictToolTests: XCTestCase {
-    static let binDirectory: String = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return URL(fileURLWithPath: exe).deletingLastPathComponent().path
-    }()
-
     static let classNames = ["circle", "square", "triangle"]
-
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    func run(_ args: [String]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binDirectory + "/predict")
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
 
     func tempDir() throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("predict-\(UUID().uuidString)").path
@@ -128,7 +104,7 @@ final class PredictToolTests: XCTestCase {
         XCTAssertTrue(kept > 0 && kept < 16, "\(kept)")
 
         let out = dir + "/out", raw = dir + "/raw.safetensors"
-        let r = try run([images, "--weights", ck, "--out", out, "--confidence", "\(confidence)", "--raw", raw, "--crop", "--count"])
+        let r = try ToolRunner.run("predict", [images, "--weights", ck, "--out", out, "--confidence", "\(confidence)", "--raw", raw, "--crop", "--count"])
         // The corrupt JPEG is reported with its path; the run finishes and then fails.
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains(images + "/c_broken.jpg"), r.stderr)
@@ -255,7 +231,7 @@ final class PredictToolTests: XCTestCase {
         XCTAssertEqual(image.height, 90)
         try writeImage(image, path)
         let out = dir + "/out", raw = dir + "/raw.safetensors"
-        let r = try run([path, "--weights", ck, "--out", out, "--confidence", "0", "--raw", raw])
+        let r = try ToolRunner.run("predict", [path, "--weights", ck, "--out", out, "--confidence", "0", "--raw", raw])
         XCTAssertEqual(r.status, 0, r.stderr)
         let drawn = try ImageIO.load(out + "/small.png")
         XCTAssertEqual(drawn.width, 120)
@@ -265,7 +241,7 @@ final class PredictToolTests: XCTestCase {
         XCTAssertEqual(input.shape, [1, 3, 96, 128])
 
         let out2 = dir + "/fps-out"
-        let f = try run([path, "--weights", ck, "--out", out2, "--fps", "2"])
+        let f = try ToolRunner.run("predict", [path, "--weights", ck, "--out", out2, "--fps", "2"])
         XCTAssertEqual(f.status, 0, f.stderr)
         XCTAssertTrue(f.stdout.contains("2 runs") && f.stdout.contains("images/s"), f.stdout)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out2))
@@ -283,7 +259,7 @@ final class PredictToolTests: XCTestCase {
         let image = RGBImage(width: w, height: h, pixels: px)
         try writeImage(image, dir + "/big.png")
         let raw = dir + "/raw.safetensors"
-        let r = try run([dir + "/big.png", "--weights", ck, "--out", dir + "/out", "--confidence", "1", "--raw", raw])
+        let r = try ToolRunner.run("predict", [dir + "/big.png", "--weights", ck, "--out", dir + "/out", "--confidence", "1", "--raw", raw])
         XCTAssertEqual(r.status, 0, r.stderr)
         let input = try XCTUnwrap(SafeTensors.read(raw).tensors["big/input"])
         XCTAssertEqual(input.shape, [1, 3, h, w])
@@ -321,7 +297,7 @@ final class PredictToolTests: XCTestCase {
             ([images, "--weights", dir + "/bare.safetensors"], "--classes"),
         ]
         for c in cases {
-            let r = try run(c.args + ["--out", dir + "/out"])
+            let r = try ToolRunner.run("predict", c.args + ["--out", dir + "/out"])
             XCTAssertEqual(r.status, 1, "\(c.args): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains(c.message), "\(c.args): \(r.stderr)")
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
@@ -330,7 +306,7 @@ final class PredictToolTests: XCTestCase {
 
         // A bare file with its class names runs.
         try FileIO.writeAtomically(dir + "/three.txt", text: Self.classNames.joined(separator: "\n") + "\n")
-        let ok = try run([images, "--weights", dir + "/bare.safetensors", "--classes", dir + "/three.txt", "--heads", "4",
+        let ok = try ToolRunner.run("predict", [images, "--weights", dir + "/bare.safetensors", "--classes", dir + "/three.txt", "--heads", "4",
                           "--input-size", "64", "--out", dir + "/out", "--confidence", "0"])
         XCTAssertEqual(ok.status, 0, ok.stderr)
         let names = try readJSON(dir + "/out/detections.json").compactMap { $0["category_name"] as? String }
@@ -346,7 +322,7 @@ final class PredictToolTests: XCTestCase {
         let image = demoImage(width: 128, seed: 5)
         try writeImage(image, path)
         let out = dir + "/out", raw = dir + "/raw.safetensors"
-        let r = try run([path, "--weights", ck, "--out", out, "--confidence", "0", "--raw", raw])
+        let r = try ToolRunner.run("predict", [path, "--weights", ck, "--out", out, "--confidence", "0", "--raw", raw])
         XCTAssertEqual(r.status, 0, r.stderr)
         let tensors = try SafeTensors.read(raw).tensors
         let pm = try XCTUnwrap(tensors["seg/pred_masks"])

@@ -12,14 +12,17 @@ enum ToolRunner {
         let stdout: String
         let stderr: String
         var lines: [String] { stdout.split(separator: "\n").map(String.init) }
+        /// The last non-empty line of stdout ("" when there is none).
+        var lastLine: String { lines.last ?? "" }
     }
 
-    /// Runs `tool args` in `dir`; stdout and stderr go to files (no pipe can fill up and block).
-    static func run(_ tool: String, _ args: [String], in dir: String) throws -> Result {
+    /// Runs `tool args` in `dir` (the test's own working directory when nil); stdout and
+    /// stderr go to files (no pipe can fill up and block).
+    static func run(_ tool: String, _ args: [String], in dir: String? = nil) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binDirectory + "/" + tool)
         p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        if let dir { p.currentDirectoryURL = URL(fileURLWithPath: dir) }
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("tool-\(UUID().uuidString)")
         let outURL = tmp.appendingPathExtension("out"), errURL = tmp.appendingPathExtension("err")
         FileManager.default.createFile(atPath: outURL.path, contents: nil)

@@ -4,34 +4,8 @@ import XCTest
 
 /// End-to-end tests of the built tools (they work on temporary devkits, never on ../shared).
 final class VOCAnnotationToolTests: XCTestCase {
-    static let binDirectory: String = {
-        // The test bundle runs from the build products folder, beside the tools.
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return URL(fileURLWithPath: exe).deletingLastPathComponent().path
-    }()
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
-    struct Result {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    func run(_ tool: String, _ args: [String], in dir: String) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binDirectory + "/" + tool)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
 
     func tempDir() throws -> String {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("detrkit-tool-\(UUID().uuidString)")
@@ -62,7 +36,7 @@ final class VOCAnnotationToolTests: XCTestCase {
         let shared = try sharedRaccoon()
         let dir = try tempDir()
         let kit = try linkDevkit(shared, into: dir)
-        let r = try run("voc-annotation", [kit, "--classes", shared + "/classes.txt", "--check"], in: dir)
+        let r = try ToolRunner.run("voc-annotation", [kit, "--classes", shared + "/classes.txt", "--check"], in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("train and val size 180"), r.stdout)
         XCTAssertTrue(r.stdout.contains("| raccoon |"), r.stdout)
@@ -86,11 +60,11 @@ final class VOCAnnotationToolTests: XCTestCase {
         }
         // The same seed gives the same files; mode 2 alone rewrites identical lines.
         let before = try String(contentsOfFile: dir + "/2007_train.txt", encoding: .utf8)
-        let r2 = try run("voc-annotation", [kit, "--mode", "2", "--classes", shared + "/classes.txt"], in: dir)
+        let r2 = try ToolRunner.run("voc-annotation", [kit, "--mode", "2", "--classes", shared + "/classes.txt"], in: dir)
         XCTAssertEqual(r2.status, 0, r2.stderr)
         XCTAssertEqual(try String(contentsOfFile: dir + "/2007_train.txt", encoding: .utf8), before)
         // Another seed gives another split of the same sizes.
-        let r3 = try run("voc-annotation", [kit, "--mode", "1", "--seed", "5"], in: dir)
+        let r3 = try ToolRunner.run("voc-annotation", [kit, "--mode", "1", "--seed", "5"], in: dir)
         XCTAssertEqual(r3.status, 0, r3.stderr)
         XCTAssertNotEqual(try ids("train"), train.map { URL(fileURLWithPath: $0.imagePath).deletingPathExtension().lastPathComponent })
         XCTAssertEqual(try ids("train").count, 162)
@@ -98,24 +72,24 @@ final class VOCAnnotationToolTests: XCTestCase {
 
     func testErrors_AreOneClearLine() throws {
         let dir = try tempDir()
-        let missing = try run("voc-annotation", [dir + "/nope"], in: dir)
+        let missing = try ToolRunner.run("voc-annotation", [dir + "/nope"], in: dir)
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.stderr.contains(dir + "/nope/VOC2007"), missing.stderr)
 
-        let badMode = try run("voc-annotation", [dir, "--mode", "3"], in: dir)
+        let badMode = try ToolRunner.run("voc-annotation", [dir, "--mode", "3"], in: dir)
         XCTAssertNotEqual(badMode.status, 0)
         XCTAssertTrue(badMode.stderr.contains("--mode"), badMode.stderr)
 
-        let demo = try run("demo-data", ["--output", dir + "/d", "--images", "8"], in: dir)
+        let demo = try ToolRunner.run("demo-data", ["--output", dir + "/d", "--images", "8"], in: dir)
         XCTAssertEqual(demo.status, 0, demo.stderr)
         // Mode 2 before any split names the missing image set.
-        let noSets = try run("voc-annotation", [dir + "/d/VOCdevkit", "--mode", "2", "--classes", dir + "/d/classes.txt"], in: dir)
+        let noSets = try ToolRunner.run("voc-annotation", [dir + "/d/VOCdevkit", "--mode", "2", "--classes", dir + "/d/classes.txt"], in: dir)
         XCTAssertNotEqual(noSets.status, 0)
         XCTAssertTrue(noSets.stderr.contains("ImageSets/Main/train.txt"), noSets.stderr)
 
         // A devkit whose classes file matches nothing: an error, and no lines are written.
         try "cat\ndog\n".write(toFile: dir + "/wrong.txt", atomically: true, encoding: .utf8)
-        let wrong = try run("voc-annotation", [dir + "/d/VOCdevkit", "--classes", dir + "/wrong.txt"], in: dir)
+        let wrong = try ToolRunner.run("voc-annotation", [dir + "/d/VOCdevkit", "--classes", dir + "/wrong.txt"], in: dir)
         XCTAssertNotEqual(wrong.status, 0)
         XCTAssertTrue(wrong.stderr.contains("no objects"), wrong.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/2007_train.txt"))
@@ -124,19 +98,19 @@ final class VOCAnnotationToolTests: XCTestCase {
         let spaced = dir + "/my data"
         try FileManager.default.createDirectory(atPath: spaced, withIntermediateDirectories: true)
         try FileManager.default.moveItem(atPath: dir + "/d/VOCdevkit", toPath: spaced + "/VOCdevkit")
-        let sp = try run("voc-annotation", [spaced + "/VOCdevkit", "--classes", dir + "/d/classes.txt"], in: dir)
+        let sp = try ToolRunner.run("voc-annotation", [spaced + "/VOCdevkit", "--classes", dir + "/d/classes.txt"], in: dir)
         XCTAssertNotEqual(sp.status, 0)
         XCTAssertTrue(sp.stderr.contains("whitespace"), sp.stderr)
     }
 
     func testMissingImagesAndUnknownClassesAreReported() throws {
         let dir = try tempDir()
-        XCTAssertEqual(try run("demo-data", ["--output", dir + "/d", "--images", "12", "--seed", "3"], in: dir).status, 0)
+        XCTAssertEqual(try ToolRunner.run("demo-data", ["--output", dir + "/d", "--images", "12", "--seed", "3"], in: dir).status, 0)
         let kit = dir + "/d/VOCdevkit/VOC2007"
         try FileManager.default.removeItem(atPath: kit + "/JPEGImages/000002.jpg")
         try FileManager.default.copyItem(atPath: kit + "/JPEGImages/000001.jpg", toPath: kit + "/JPEGImages/extra.jpg")
         try "circle\nsquare\n".write(toFile: dir + "/two.txt", atomically: true, encoding: .utf8)
-        let r = try run("voc-annotation", [dir + "/d/VOCdevkit", "--classes", dir + "/two.txt", "--output-dir", dir + "/out"], in: dir)
+        let r = try ToolRunner.run("voc-annotation", [dir + "/d/VOCdevkit", "--classes", dir + "/two.txt", "--output-dir", dir + "/out"], in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("1 annotation(s) without an image") && r.stderr.contains("000002"), r.stderr)
         XCTAssertTrue(r.stderr.contains("1 image(s) without an annotation") && r.stderr.contains("extra"), r.stderr)
@@ -148,7 +122,7 @@ final class VOCAnnotationToolTests: XCTestCase {
     }
 
     func testHelp() throws {
-        let r = try run("voc-annotation", ["--help"], in: NSTemporaryDirectory())
+        let r = try ToolRunner.run("voc-annotation", ["--help"], in: NSTemporaryDirectory())
         XCTAssertEqual(r.status, 0)
         XCTAssertTrue(r.stdout.contains("--trainval-percent"))
         XCTAssertTrue(r.stdout.contains("--seed"))
