@@ -82,6 +82,7 @@ public enum ImageIO {
         default:
             throw DatasetError.unsupportedImageFormat(path: path, detected: format.rawValue)
         }
+        if format == .png, let image = decodePNGFast(bytes) { return image }
         var err = [CChar](repeating: 0, count: Int(DETR_IMAGE_ERRLEN))
         return try bytes.withUnsafeBufferPointer { buf in
             // Phase 1: the header gives the size; phase 2 decodes straight into the array.

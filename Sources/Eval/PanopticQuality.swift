@@ -18,7 +18,9 @@ import Foundation
 //   All / Things / Stuff average over the categories with any TP, FP or FN.
 // Predicted areas are counted from the PNG; a predicted id in the PNG and not in the JSON
 // (other than 0), one in the JSON and not in the PNG, and an unknown category are errors, as
-// in panopticapi. Images are evaluated in parallel; sums are taken in image order.
+// in panopticapi. Images are evaluated in parallel; sums are taken in image order. PNGs go
+// through the Datasets PNG fast path (libdeflate inflate, ids written straight into a worker's
+// reused buffer) where it applies, else through libpng; the ids are the same either way.
 
 /// The counts of one category.
 public struct PanopticCategoryStat: Sendable, Equatable {
@@ -77,7 +79,11 @@ public enum PanopticQuality {
         /// gives its gray value. Palette, gray+alpha and 16-bit PNGs (where PIL's array holds
         /// something else) are refused with an error naming the file.
         public static func load(_ path: String) throws -> SegmentMap {
-            let bytes = try FileIO.readBytes(path)
+            try load(bytes: try FileIO.readBytes(path), path: path)
+        }
+
+        /// Decodes a PNG's bytes as `load` does; `path` names the file in errors.
+        public static func load(bytes: [UInt8], path: String) throws -> SegmentMap {
             var grayIDs = false
             if ImageFormat.sniff(bytes) == .png, bytes.count >= 26 {
                 let depth = bytes[24], colorType = bytes[25]
@@ -89,6 +95,9 @@ public enum PanopticQuality {
                     throw PanopticError.inconsistentSegments(path: path,
                         reason: "\(depth)-bit \(kind) PNG: segment-id PNGs must be 8-bit RGB (id = R + 256 G + 256^2 B)")
                 }
+            }
+            if let fast = ImageIO.decodePNGSegmentIDs(bytes) {
+                return SegmentMap(width: fast.width, height: fast.height, ids: fast.ids)
             }
             let image = try ImageIO.decode(bytes, path: path)
             let n = image.width * image.height
@@ -106,6 +115,45 @@ public enum PanopticQuality {
             }
             return SegmentMap(width: image.width, height: image.height, ids: ids)
         }
+    }
+
+    /// A decoded segment map held in a worker's buffer (valid until the buffer's next load).
+    struct SegmentView {
+        var width: Int
+        var height: Int
+        var ids: UnsafeBufferPointer<UInt32>
+    }
+
+    /// A worker's reusable id buffer: fresh megabyte-sized arrays for every PNG cost page faults
+    /// that are a noticeable part of an evaluation.
+    struct IDBuffer {
+        private var storage = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+        private var capacity = 1
+
+        /// Reads and decodes a segment-id PNG (fast path, else SegmentMap.load's checks and libpng).
+        mutating func load(_ path: String) throws -> SegmentView {
+            let bytes = try FileIO.readBytes(path)
+            let fast: SegmentView? = bytes.withUnsafeBufferPointer { buf in
+                guard let (w, h) = ImageIO.pngFastPathSize(buf) else { return nil }
+                reserve(w * h)
+                guard ImageIO.decodePNGSegmentIDs(buf, into: storage) else { return nil }
+                return SegmentView(width: w, height: h, ids: UnsafeBufferPointer(start: storage, count: w * h))
+            }
+            if let fast { return fast }
+            let map = try SegmentMap.load(bytes: bytes, path: path)
+            reserve(map.ids.count)
+            map.ids.withUnsafeBufferPointer { _ = UnsafeMutableBufferPointer(start: storage, count: map.ids.count).initialize(from: $0) }
+            return SegmentView(width: map.width, height: map.height, ids: UnsafeBufferPointer(start: storage, count: map.ids.count))
+        }
+
+        private mutating func reserve(_ n: Int) {
+            guard n > capacity else { return }
+            storage.deallocate()
+            storage = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
+            capacity = n
+        }
+
+        func free() { storage.deallocate() }
     }
 
     /// Evaluates predictions against ground truth read from panoptic JSON files and their PNG
@@ -150,6 +198,9 @@ public enum PanopticQuality {
         nonisolated(unsafe) var done = 0
         let workers = max(1, min(threads, count))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            // Each worker decodes into its own buffers, reused from image to image.
+            var gtBuffer = IDBuffer(), predBuffer = IDBuffer()
+            defer { gtBuffer.free(); predBuffer.free() }
             while true {
                 lock.lock()
                 let i = next
@@ -160,8 +211,10 @@ public enum PanopticQuality {
                 let r = Result {
                     let gtPath = FileIO.join(groundTruthFolder, g.fileName)
                     let predPath = FileIO.join(predictionFolder, p.fileName)
-                    return try evaluateImage(groundTruth: try SegmentMap.load(gtPath), groundTruthSegments: g.segments,
-                                             prediction: try SegmentMap.load(predPath), predictionSegments: p.segments,
+                    let gtMap = try gtBuffer.load(gtPath)
+                    let predMap = try predBuffer.load(predPath)
+                    return try evaluateImage(groundTruth: gtMap, groundTruthSegments: g.segments,
+                                             prediction: predMap, predictionSegments: p.segments,
                                              categories: categoryIDs, groundTruthPath: gtPath, predictionPath: predPath)
                 }
                 out[i] = r
@@ -189,21 +242,30 @@ public enum PanopticQuality {
         private(set) var predictedArea: [UInt32: Int] = [:]
 
         /// Counts the pairs, a run of equal pairs at a time.
-        init(groundTruth: [UInt32], prediction: [UInt32]) {
-            var counts: [UInt64: Int] = [:]
-            groundTruth.withUnsafeBufferPointer { g in
-                prediction.withUnsafeBufferPointer { p in
-                    let n = min(g.count, p.count)
-                    var i = 0
-                    while i < n {
-                        let a = g[i], b = p[i]
-                        var j = i + 1
-                        while j < n && g[j] == a && p[j] == b { j += 1 }
-                        counts[UInt64(a) << 32 | UInt64(b), default: 0] += j - i
-                        i = j
+        init(groundTruth g: UnsafeBufferPointer<UInt32>, prediction p: UnsafeBufferPointer<UInt32>) {
+            var table = RunTable()
+            defer { table.free() }
+            let n = min(g.count, p.count)
+            if n > 0, let gb = g.baseAddress, let pb = p.baseAddress {
+                var i = 0
+                while i < n {
+                    let a = gb[i], b = pb[i]
+                    var j = i + 1
+                    // Four pixels at a time while both maps keep their values (segment maps are
+                    // mostly long runs), then one at a time.
+                    let a4 = SIMD4<UInt32>(repeating: a), b4 = SIMD4<UInt32>(repeating: b)
+                    while j + 4 <= n {
+                        let gv = UnsafeRawPointer(gb + j).loadUnaligned(as: SIMD4<UInt32>.self)
+                        let pv = UnsafeRawPointer(pb + j).loadUnaligned(as: SIMD4<UInt32>.self)
+                        if ((gv ^ a4) | (pv ^ b4)) != SIMD4<UInt32>() { break }
+                        j += 4
                     }
+                    while j < n && gb[j] == a && pb[j] == b { j += 1 }
+                    table.add(UInt64(a) << 32 | UInt64(b), j - i)
+                    i = j
                 }
             }
+            let counts = table.dictionary()
             for (key, c) in counts { predictedArea[UInt32(truncatingIfNeeded: key), default: 0] += c }
             self.counts = counts
         }
@@ -222,6 +284,65 @@ public enum PanopticQuality {
         func area(_ pred: Int) -> Int {
             guard (0...Int(UInt32.max)).contains(pred) else { return 0 }
             return predictedArea[UInt32(pred)] ?? 0
+        }
+    }
+
+    /// Counts per (gt, pred) key while scanning: an open-addressing table with a multiplicative
+    /// hash (a run of pixels costs a Dictionary update with SipHash otherwise, which was most of
+    /// an image's matching time). Keys never equal UInt64.max (ids have 32 bits each and PNG ids
+    /// at most 24).
+    struct RunTable {
+        private var keys: UnsafeMutablePointer<UInt64>
+        private var values: UnsafeMutablePointer<Int>
+        private var bits = 8
+        private var used = 0
+        private static let empty = UInt64.max
+
+        init() {
+            keys = .allocate(capacity: 1 << bits)
+            keys.initialize(repeating: Self.empty, count: 1 << bits)
+            values = .allocate(capacity: 1 << bits)
+        }
+
+        mutating func add(_ key: UInt64, _ n: Int) {
+            let mask = (1 << bits) - 1
+            var slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - bits))
+            while true {
+                let k = keys[slot]
+                if k == key {
+                    values[slot] += n
+                    return
+                }
+                if k == Self.empty { break }
+                slot = (slot + 1) & mask
+            }
+            keys[slot] = key
+            values[slot] = n
+            used += 1
+            if 2 * used > (1 << bits) { grow() }
+        }
+
+        private mutating func grow() {
+            let oldKeys = keys, oldValues = values, oldSize = 1 << bits
+            bits += 1
+            keys = .allocate(capacity: 1 << bits)
+            keys.initialize(repeating: Self.empty, count: 1 << bits)
+            values = .allocate(capacity: 1 << bits)
+            used = 0
+            for i in 0..<oldSize where oldKeys[i] != Self.empty { add(oldKeys[i], oldValues[i]) }
+            oldKeys.deallocate()
+            oldValues.deallocate()
+        }
+
+        func dictionary() -> [UInt64: Int] {
+            var d = [UInt64: Int](minimumCapacity: used)
+            for i in 0..<(1 << bits) where keys[i] != Self.empty { d[keys[i]] = values[i] }
+            return d
+        }
+
+        func free() {
+            keys.deallocate()
+            values.deallocate()
         }
     }
 
@@ -244,6 +365,21 @@ public enum PanopticQuality {
                                      prediction: SegmentMap, predictionSegments: [PanopticSegment],
                                      categories: Set<Int>, groundTruthPath: String = "<ground truth>",
                                      predictionPath: String = "<prediction>") throws -> [Int: PanopticCategoryStat] {
+        try groundTruth.ids.withUnsafeBufferPointer { g in
+            try prediction.ids.withUnsafeBufferPointer { p in
+                try evaluateImage(groundTruth: SegmentView(width: groundTruth.width, height: groundTruth.height, ids: g),
+                                  groundTruthSegments: groundTruthSegments,
+                                  prediction: SegmentView(width: prediction.width, height: prediction.height, ids: p),
+                                  predictionSegments: predictionSegments, categories: categories,
+                                  groundTruthPath: groundTruthPath, predictionPath: predictionPath)
+            }
+        }
+    }
+
+    static func evaluateImage(groundTruth: SegmentView, groundTruthSegments: [PanopticSegment],
+                              prediction: SegmentView, predictionSegments: [PanopticSegment],
+                              categories: Set<Int>, groundTruthPath: String,
+                              predictionPath: String) throws -> [Int: PanopticCategoryStat] {
         guard groundTruth.width == prediction.width, groundTruth.height == prediction.height,
               groundTruth.ids.count == prediction.ids.count else {
             throw PanopticError.inconsistentSegments(path: predictionPath,

@@ -29,9 +29,15 @@ final class NormalizeTests: XCTestCase {
             XCTAssertEqual(train.target.labels.count, train.target.boxes.count, "\(preset)")
             switch preset {
             case .detr:
-                XCTAssertTrue(Preset.detrScales.contains(min(train.image.width, train.image.height))
-                              || max(train.image.width, train.image.height) <= 1333)
-                XCTAssertEqual([val.image.width, val.image.height], [1066, 800])
+                // DETR's sizes scaled by 128 / 800: shorter side 77...128, longer at most 213.
+                XCTAssertEqual(Preset.detrScales(forInputSize: 128), [77, 82, 87, 92, 97, 102, 108, 113, 118, 123, 128])
+                XCTAssertEqual(Preset.maxSize(forInputSize: 128), 213)
+                XCTAssertTrue(Preset.detrScales(forInputSize: 128).contains(min(train.image.width, train.image.height))
+                              || max(train.image.width, train.image.height) <= 213)
+                // Shorter side 128: 64x48 -> int(128 * 64 / 48) x 128.
+                XCTAssertEqual([val.image.width, val.image.height], [170, 128])
+                let full = try preset.validation().apply(s, using: &rng)
+                XCTAssertEqual([full.image.width, full.image.height], [1066, 800])
             case .reference:
                 XCTAssertEqual([train.image.width, train.image.height], [128, 128])
                 XCTAssertEqual([val.image.width, val.image.height], [128, 128])

@@ -38,6 +38,17 @@ int detr_jpeg_encode(const uint8_t *rgb, int width, int height, int quality, uin
 int detr_png_encode(const uint8_t *pixels, int width, int height, int channels, uint8_t **out,
                     size_t *outSize, char *errbuf);
 
+/// Fast path (png_fast.c) for 8-bit non-interlaced gray, RGB and RGBA PNGs: libdeflate inflates
+/// the IDAT stream in one call and the rows are unfiltered here, with the pixels libpng gives.
+/// `info` returns 0 and the size when the IHDR allows the fast path, -1 otherwise. `decode`
+/// writes mode 0: w*h*3 RGB bytes (as detr_image_read), mode 1: w*h uint32 segment ids
+/// (R + 256 G + 65536 B, the gray value for gray files); it returns -1 for anything irregular
+/// (bad CRC, unknown critical chunk, wrong amount of image data, ...): decode such files with
+/// detr_image_open/read, which reports errors as before. Setting DETR_PNG_LIBPNG_ONLY=1 in the
+/// environment turns the fast path off (for comparisons).
+int detr_png_fast_info(const uint8_t *data, size_t size, int *width, int *height);
+int detr_png_fast_decode(const uint8_t *data, size_t size, int mode, void *out);
+
 void detr_image_free(void *p);
 
 #ifdef __cplusplus

@@ -224,7 +224,6 @@ struct DETRTrain: ParsableCommand {
                        + "\(o.classNames.count) classes, \(o.config.backbone) backbone (\(o.config.backboneNorm) batch norm), "
                        + String(format: "%.1fM parameters, ", Double(p) / 1e6) + "run folder \(trainer.runDirectory)")
             let result = try trainer.run()
-            if let why = result.stoppedEarly { ToolIO.say("detr-train: \(why)") }
             ToolIO.say("detr-train: checkpoints in \(result.runDirectory) (best: \(FileIO.join(opts.saveDir, "best")), last: \(FileIO.join(opts.saveDir, "last")))")
         }
     }

@@ -1,0 +1,54 @@
+import CImageShim
+
+// The PNG fast path (Sources/CImageShim/png_fast.c): 8-bit non-interlaced gray, RGB and RGBA
+// files are inflated with libdeflate and unfiltered in C, giving the pixels libpng gives; every
+// other file, and any file the fast path finds irregular, goes through libpng.
+extension ImageIO {
+    /// RGB pixels by the fast path, or nil when it does not take the file (decode with libpng).
+    static func decodePNGFast(_ bytes: [UInt8]) -> RGBImage? {
+        bytes.withUnsafeBufferPointer { buf -> RGBImage? in
+            var w: Int32 = 0, h: Int32 = 0
+            guard detr_png_fast_info(buf.baseAddress, buf.count, &w, &h) == 0 else { return nil }
+            let count = Int(w) * Int(h) * 3
+            var ok = false
+            let pixels = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+                ok = detr_png_fast_decode(buf.baseAddress, buf.count, 0, out.baseAddress) == 0
+                initialized = ok ? count : 0
+            }
+            return ok ? RGBImage(width: Int(w), height: Int(h), pixels: pixels) : nil
+        }
+    }
+
+    /// Segment ids of an 8-bit non-interlaced RGB, RGBA or gray PNG by the fast path: R + 256 G
+    /// + 256^2 B per pixel (alpha ignored; the gray value for gray files), row-major. Nil when the
+    /// fast path does not take the file: decode it with `decode` and convert.
+    public static func decodePNGSegmentIDs(_ bytes: [UInt8]) -> (width: Int, height: Int, ids: [UInt32])? {
+        bytes.withUnsafeBufferPointer { buf -> (width: Int, height: Int, ids: [UInt32])? in
+            var w: Int32 = 0, h: Int32 = 0
+            guard detr_png_fast_info(buf.baseAddress, buf.count, &w, &h) == 0 else { return nil }
+            let count = Int(w) * Int(h)
+            var ok = false
+            let ids = [UInt32](unsafeUninitializedCapacity: count) { out, initialized in
+                ok = detr_png_fast_decode(buf.baseAddress, buf.count, 1, out.baseAddress) == 0
+                initialized = ok ? count : 0
+            }
+            return ok ? (Int(w), Int(h), ids) : nil
+        }
+    }
+}
+
+extension ImageIO {
+    /// Width and height when the PNG fast path takes the file (8-bit non-interlaced gray, RGB or
+    /// RGBA); nil otherwise.
+    public static func pngFastPathSize(_ bytes: UnsafeBufferPointer<UInt8>) -> (width: Int, height: Int)? {
+        var w: Int32 = 0, h: Int32 = 0
+        guard detr_png_fast_info(bytes.baseAddress, bytes.count, &w, &h) == 0 else { return nil }
+        return (Int(w), Int(h))
+    }
+
+    /// Writes the segment ids of a file `pngFastPathSize` accepted into `ids` (width * height
+    /// values); false when the fast path finds the file irregular (decode it with `decode`).
+    public static func decodePNGSegmentIDs(_ bytes: UnsafeBufferPointer<UInt8>, into ids: UnsafeMutablePointer<UInt32>) -> Bool {
+        detr_png_fast_decode(bytes.baseAddress, bytes.count, 1, ids) == 0
+    }
+}
