@@ -21,10 +21,18 @@ public enum Checkpoint {
             if let optimizer { try SafeTensors.write(optimizer, to: tmp.appendingPathComponent(optimizerFile).path) }
             try state.write(to: tmp.appendingPathComponent(stateFile))
             if fm.fileExists(atPath: url.path) {
-                try? fm.removeItem(at: old)
-                try fm.moveItem(at: url, to: old)
-                try fm.moveItem(at: tmp, to: url)
-                try? fm.removeItem(at: old)
+                // One atomic swap of the two folders (Linux renameat2 RENAME_EXCHANGE): a kill at
+                // any moment leaves either the old or the new checkpoint under the name. Where the
+                // file system cannot swap, two renames (a kill between them leaves the old one
+                // under `.<name>.old-<pid>`).
+                if renameExchange(tmp.path, url.path) {
+                    try? fm.removeItem(at: tmp)
+                } else {
+                    try? fm.removeItem(at: old)
+                    try fm.moveItem(at: url, to: old)
+                    try fm.moveItem(at: tmp, to: url)
+                    try? fm.removeItem(at: old)
+                }
             } else {
                 try fm.moveItem(at: tmp, to: url)
             }
@@ -35,6 +43,16 @@ public enum Checkpoint {
             try? fm.removeItem(at: tmp)
             throw SafeTensorsError.unwritable(path: folder, reason: (error as NSError).localizedDescription)
         }
+    }
+
+    /// Swaps two paths atomically; false when the system cannot (then nothing changed).
+    public static func renameExchange(_ a: String, _ b: String) -> Bool {
+        #if os(Linux)
+        let atFDCWD: Int32 = -100, renameExchangeFlag: UInt32 = 2
+        return c_renameat2(atFDCWD, a, atFDCWD, b, renameExchangeFlag) == 0
+        #else
+        return false
+        #endif
     }
 
     /// Reads a checkpoint folder (the optimizer file is optional).
@@ -50,3 +68,10 @@ public enum Checkpoint {
         return (model, optimizer, state)
     }
 }
+
+#if os(Linux)
+/// glibc's renameat2 (not exported by the Glibc module).
+@_silgen_name("renameat2")
+private func c_renameat2(_ oldDirFD: Int32, _ oldPath: UnsafePointer<CChar>, _ newDirFD: Int32,
+                         _ newPath: UnsafePointer<CChar>, _ flags: UInt32) -> Int32
+#endif

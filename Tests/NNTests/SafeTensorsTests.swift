@@ -91,6 +91,19 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(String(decoding: s, as: UTF8.self), #"{"epoch":2}"#)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: URL(fileURLWithPath: dir).deletingLastPathComponent().path)
         XCTAssertEqual(leftovers, ["last"])
+        #if os(Linux)
+        // The swap itself: two folders exchange their contents in one step.
+        let base = try tempDir()
+        let a = base.appendingPathComponent("a").path, b = base.appendingPathComponent("b").path
+        try FileManager.default.createDirectory(atPath: a, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: b, withIntermediateDirectories: true)
+        try Data("A".utf8).write(to: URL(fileURLWithPath: a + "/f"))
+        try Data("B".utf8).write(to: URL(fileURLWithPath: b + "/f"))
+        XCTAssertTrue(Checkpoint.renameExchange(a, b))
+        XCTAssertEqual(try String(contentsOfFile: a + "/f", encoding: .utf8), "B")
+        XCTAssertEqual(try String(contentsOfFile: b + "/f", encoding: .utf8), "A")
+        XCTAssertFalse(Checkpoint.renameExchange(a, base.appendingPathComponent("missing").path))
+        #endif
     }
 
     func testFreezeByPrefix() {
