@@ -111,19 +111,7 @@ public struct COCOEvalResult: Sendable {
         var name: [Int64: String] = [:]
         for c in categories { name[c.id] = c.name }
         func number(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
-        func quoted(_ s: String) -> String {
-            var out = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-                default: out.unicodeScalars.append(u)
-                }
-            }
-            return out + "\""
-        }
-        let cats = perCategoryAP.map { quoted(name[$0.categoryId] ?? String($0.categoryId)) + ": {\"ap\": " + number($0.ap) + "}" }
+        let cats = perCategoryAP.map { jsonString(name[$0.categoryId] ?? String($0.categoryId)) + ": {\"ap\": " + number($0.ap) + "}" }
         return "{\"stats\": [" + stats.map(number).joined(separator: ", ") + "], \"per_category\": {"
             + cats.joined(separator: ", ") + "}}"
     }

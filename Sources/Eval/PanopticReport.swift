@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 // Text outputs of panoptic quality: panopticapi's printed table and the JSON of

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 // Text outputs of the VOC metric: the reference's results.txt and console lines, and the
@@ -92,23 +93,3 @@ func jsonNumber(_ x: Double) -> String {
     return "\(x)"
 }
 
-/// A JSON string literal.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 {
-                out += String(format: "\\u%04x", u.value)
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-    }
-    return out + "\""
-}

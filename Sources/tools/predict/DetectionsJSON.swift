@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Model
 
@@ -16,8 +17,8 @@ struct DetectionsJSON {
             let bbox = [b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0].map(Self.number).joined(separator: ", ")
             let name = d.label < classNames.count ? classNames[d.label] : "class\(d.label)"
             entries.append("{\"image_id\": \(image.index), \"category_id\": \(d.label), \"bbox\": [\(bbox)], "
-                + "\"score\": \(Self.number(d.score)), \"file_name\": \(Self.string(image.fileName)), "
-                + "\"category_name\": \(Self.string(name))}")
+                + "\"score\": \(Self.number(d.score)), \"file_name\": \(jsonString(image.fileName)), "
+                + "\"category_name\": \(jsonString(name))}")
         }
     }
 
@@ -29,21 +30,5 @@ struct DetectionsJSON {
     /// (which JSON cannot hold).
     static func number(_ x: Float) -> String {
         x.isFinite ? "\(x)" : "null"
-    }
-
-    static func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
     }
 }
