@@ -57,6 +57,34 @@ public struct CheckpointState: Codable, Equatable, Sendable {
         self.preset = preset
     }
 
+    /// What is inconsistent in the state (an invalid config, class names that do not match the
+    /// class count), a message each.
+    public func problems() -> [String] {
+        var out = config.problems()
+        if classNames.count != config.numClasses {
+            out.append("\(classNames.count) class names for \(config.numClasses) classes")
+        }
+        return out
+    }
+
+    /// Decodes `state.json` bytes; errors name `path` and what is wrong.
+    public static func decode(_ data: Data, path: String) throws -> CheckpointState {
+        do {
+            return try JSONDecoder().decode(CheckpointState.self, from: data)
+        } catch {
+            throw ModelFileError.badState(path: path, reason: ModelBundle.describe(error))
+        }
+    }
+
+    /// Reads `<folder>/state.json`.
+    public static func read(folder: String) throws -> CheckpointState {
+        let path = (folder as NSString).appendingPathComponent(Checkpoint.stateFile)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ModelFileError.badState(path: path, reason: "missing or unreadable")
+        }
+        return try decode(data, path: path)
+    }
+
     public func encoded() throws -> Data {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -132,18 +160,8 @@ public final class ModelBundle {
             guard FileManager.default.fileExists(atPath: modelPath) else {
                 throw ModelFileError.incompatible(path: path, reason: "not a checkpoint folder (no \(Checkpoint.modelFile))")
             }
-            guard let data = FileManager.default.contents(atPath: statePath) else {
-                throw ModelFileError.badState(path: statePath, reason: "missing or unreadable")
-            }
-            do {
-                state = try JSONDecoder().decode(CheckpointState.self, from: data)
-            } catch {
-                throw ModelFileError.badState(path: statePath, reason: Self.describe(error))
-            }
-            if let problem = state.config.problems().first { throw ModelFileError.badState(path: statePath, reason: problem) }
-            guard state.classNames.count == state.config.numClasses else {
-                throw ModelFileError.badState(path: statePath, reason: "\(state.classNames.count) class names for \(state.config.numClasses) classes")
-            }
+            state = try CheckpointState.read(folder: path)
+            if let problem = state.problems().first { throw ModelFileError.badState(path: statePath, reason: problem) }
             if let given, given.count != state.config.numClasses {
                 throw ModelFileError.classMismatch(path: path, checkpoint: state.config.numClasses, given: given.count)
             }

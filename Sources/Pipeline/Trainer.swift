@@ -111,8 +111,8 @@ public final class Trainer {
             let loaded: (model: [String: Tensor], optimizer: [String: Tensor]?, state: Data)
             do { loaded = try Checkpoint.load(from: resume) } catch { throw TrainError.resume(path: resume, reason: "\(error)") }
             let state: CheckpointState
-            do { state = try JSONDecoder().decode(CheckpointState.self, from: loaded.state) } catch {
-                throw TrainError.resume(path: resume, reason: "state.json: \(ModelBundle.describe(error))")
+            do { state = try CheckpointState.decode(loaded.state, path: FileIO.join(resume, Checkpoint.stateFile)) } catch {
+                throw TrainError.resume(path: resume, reason: "\(error)")
             }
             guard state.training != nil else { throw TrainError.resume(path: resume, reason: "state.json has no training options") }
             guard loaded.optimizer != nil else { throw TrainError.resume(path: resume, reason: "no \(Checkpoint.optimizerFile)") }
@@ -128,8 +128,8 @@ public final class Trainer {
         let train: any DetectionDataset
         var val: (any DetectionDataset)?
         if let coco = options.cocoTrain {
-            let ds = try COCODataset(annotationFile: coco, imagesDirectory: options.cocoTrainImages ?? ".")
             let instances = try COCOInstances.load(coco)
+            let ds = COCODataset(instances: instances, imagesDirectory: options.cocoTrainImages ?? ".")
             let byId = Dictionary(instances.categories.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
             if classNames.isEmpty { classNames = ds.categoryIds.map { byId[$0] ?? "\($0)" } }
             train = ds
@@ -207,19 +207,12 @@ public final class Trainer {
 
     /// The training options a checkpoint of a run was written with.
     public static func storedOptions(_ checkpoint: String) throws -> TrainOptions {
-        let path = FileIO.join(checkpoint, Checkpoint.stateFile)
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TrainError.resume(path: checkpoint, reason: "no readable \(Checkpoint.stateFile)")
+        let state: CheckpointState
+        do { state = try CheckpointState.read(folder: checkpoint) } catch {
+            throw TrainError.resume(path: checkpoint, reason: "\(error)")
         }
-        do {
-            let state = try JSONDecoder().decode(CheckpointState.self, from: data)
-            guard let t = state.training else { throw TrainError.resume(path: checkpoint, reason: "state.json has no training options") }
-            return t
-        } catch let e as TrainError {
-            throw e
-        } catch {
-            throw TrainError.resume(path: checkpoint, reason: "state.json: \(ModelBundle.describe(error))")
-        }
+        guard let t = state.training else { throw TrainError.resume(path: checkpoint, reason: "state.json has no training options") }
+        return t
     }
 
     // MARK: data

@@ -150,9 +150,8 @@ struct ModelCommand: ParsableCommand {
     func loadClassNames() throws -> [String] {
         if classes == nil, numClasses == nil, FileIO.isDirectory(checkpoint),
            FileIO.isFile(FileIO.join(checkpoint, Checkpoint.modelFile)),
-           let data = FileManager.default.contents(atPath: FileIO.join(checkpoint, Checkpoint.stateFile)),
-           let state = try? JSONDecoder().decode(CheckpointState.self, from: data),
-           state.config.problems().isEmpty, state.classNames.count == state.config.numClasses {
+           let state = try? CheckpointState.read(folder: checkpoint),
+           state.problems().isEmpty {
             try checkClassNames(state.classNames)
             return state.classNames
         }
@@ -285,22 +284,9 @@ struct ModelCommand: ParsableCommand {
 
     /// Mode 3: the VOC mAP of the two folders, as `get-map voc`. Returns the mAP.
     func vocMap() throws -> Double {
-        let input = try VOCMapInput.load(groundTruthFolder: groundTruthFolder, detectionFolder: detectionFolder)
         let options = VOCMapOptions(minOverlap: iou, scoreThreshold: scoreThreshold, elevenPoint: elevenPoint)
-        let result = VOCMap.evaluate(input, options: options)
-        if result.classes.isEmpty {
-            throw ToolError("\(groundTruthFolder): no ground-truth objects (all files empty or all objects difficult); nothing to evaluate")
-        }
-        for line in result.consoleLines() { ToolIO.say(line) }
-        let resultsDir = FileIO.join(out, "results")
-        try writeText(result.resultsText(), to: FileIO.join(resultsDir, "results.txt"))
-        if !noPlots {
-            let bar = ProgressBar(label: "plots", total: result.classes.count)
-            try VOCMapPlots.write(result, to: resultsDir, progress: bar.update)
-            bar.finish()
-        }
-        if let json { try writeText(result.jsonText(), to: json) }
-        return result.mAP
+        return try VOCCommand.evaluate(groundTruthFolder: groundTruthFolder, detectionFolder: detectionFolder,
+                                       options: options, out: out, plots: !noPlots, json: json).mAP
     }
 
     /// Mode 4: COCO bbox metrics of the two folders, printed as pycocotools does.

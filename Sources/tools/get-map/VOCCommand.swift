@@ -54,21 +54,31 @@ struct VOCCommand: ParsableCommand {
         try runReporting {
             let gtFolder = gt ?? FileIO.join(out, "ground-truth")
             let drFolder = dr ?? FileIO.join(out, "detection-results")
-            let input = try VOCMapInput.load(groundTruthFolder: gtFolder, detectionFolder: drFolder)
             let options = VOCMapOptions(minOverlap: iou, scoreThreshold: scoreThreshold, elevenPoint: elevenPoint)
-            let result = VOCMap.evaluate(input, options: options)
-            if result.classes.isEmpty {
-                throw ToolError("\(gtFolder): no ground-truth objects (all files empty or all objects difficult); nothing to evaluate")
-            }
-            for line in result.consoleLines() { print(line) }
-            let resultsDir = FileIO.join(out, "results")
-            try writeText(result.resultsText(), to: FileIO.join(resultsDir, "results.txt"))
-            if !noPlots {
-                let bar = ProgressBar(label: "plots", total: result.classes.count)
-                try VOCMapPlots.write(result, to: resultsDir, progress: bar.update)
-                bar.finish()
-            }
-            if let json { try writeText(result.jsonText(), to: json) }
+            _ = try Self.evaluate(groundTruthFolder: gtFolder, detectionFolder: drFolder, options: options, out: out,
+                                  plots: !noPlots, json: json)
         }
+    }
+
+    /// The VOC mAP of two text folders with every output of the reference: the console lines,
+    /// `<out>/results/results.txt`, the plots (unless `plots` is false) and the JSON file.
+    /// Shared by `get-map voc` and the model mode 3.
+    static func evaluate(groundTruthFolder: String, detectionFolder: String, options: VOCMapOptions, out: String,
+                         plots: Bool, json: String?) throws -> VOCMapResult {
+        let input = try VOCMapInput.load(groundTruthFolder: groundTruthFolder, detectionFolder: detectionFolder)
+        let result = VOCMap.evaluate(input, options: options)
+        if result.classes.isEmpty {
+            throw ToolError("\(groundTruthFolder): no ground-truth objects (all files empty or all objects difficult); nothing to evaluate")
+        }
+        for line in result.consoleLines() { ToolIO.say(line) }
+        let resultsDir = FileIO.join(out, "results")
+        try writeText(result.resultsText(), to: FileIO.join(resultsDir, "results.txt"))
+        if plots {
+            let bar = ProgressBar(label: "plots", total: result.classes.count)
+            try VOCMapPlots.write(result, to: resultsDir, progress: bar.update)
+            bar.finish()
+        }
+        if let json { try writeText(result.jsonText(), to: json) }
+        return result
     }
 }
