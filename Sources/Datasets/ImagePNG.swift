@@ -24,20 +24,16 @@ extension ImageIO {
     /// fast path does not take the file: decode it with `decode` and convert.
     public static func decodePNGSegmentIDs(_ bytes: [UInt8]) -> (width: Int, height: Int, ids: [UInt32])? {
         bytes.withUnsafeBufferPointer { buf -> (width: Int, height: Int, ids: [UInt32])? in
-            var w: Int32 = 0, h: Int32 = 0
-            guard detr_png_fast_info(buf.baseAddress, buf.count, &w, &h) == 0 else { return nil }
-            let count = Int(w) * Int(h)
+            guard let (w, h) = pngFastPathSize(buf) else { return nil }
             var ok = false
-            let ids = [UInt32](unsafeUninitializedCapacity: count) { out, initialized in
-                ok = detr_png_fast_decode(buf.baseAddress, buf.count, 1, out.baseAddress) == 0
-                initialized = ok ? count : 0
+            let ids = [UInt32](unsafeUninitializedCapacity: w * h) { out, initialized in
+                ok = decodePNGSegmentIDs(buf, into: out.baseAddress!)
+                initialized = ok ? w * h : 0
             }
-            return ok ? (Int(w), Int(h), ids) : nil
+            return ok ? (w, h, ids) : nil
         }
     }
-}
 
-extension ImageIO {
     /// Width and height when the PNG fast path takes the file (8-bit non-interlaced gray, RGB or
     /// RGBA); nil otherwise.
     public static func pngFastPathSize(_ bytes: UnsafeBufferPointer<UInt8>) -> (width: Int, height: Int)? {
