@@ -163,8 +163,16 @@ public enum PanopticQuality {
                                 predictionJSON: String, predictionFolder: String,
                                 threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                                 progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> PanopticResult {
-        let gt = try COCOPanoptic.load(groundTruthJSON)
-        let pred = try COCOPanoptic.load(predictionJSON)
+        // The two files are read at once when there are two threads.
+        nonisolated(unsafe) var loaded: [Result<COCOPanoptic, Error>?] = [nil, nil]
+        let paths = [groundTruthJSON, predictionJSON]
+        DispatchQueue.concurrentPerform(iterations: threads > 1 ? 2 : 1) { k in
+            for i in stride(from: k, to: 2, by: threads > 1 ? 2 : 1) {
+                loaded[i] = Result { try COCOPanoptic.load(paths[i]) }
+            }
+        }
+        let gt = try loaded[0]!.get()
+        let pred = try loaded[1]!.get()
         return try evaluate(groundTruth: gt, groundTruthFolder: groundTruthFolder, prediction: pred,
                             predictionFolder: predictionFolder, predictionJSON: predictionJSON,
                             threads: threads, progress: progress)
