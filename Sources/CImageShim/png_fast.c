@@ -67,43 +67,94 @@ static inline uint8_t paeth(int a, int b, int c) {
 #if defined(__SSE2__)
 #include <emmintrin.h>
 
-static inline __attribute__((always_inline)) __m128i load_px(const uint8_t *p, int bpp) {
-    uint32_t v = 0;
-    memcpy(&v, p, (size_t)bpp);
-    return _mm_unpacklo_epi8(_mm_cvtsi32_si128((int)v), _mm_setzero_si128());
+/// Bytewise a + b of the 3 or 4 bytes packed in each word (no carry between bytes).
+static inline uint32_t add_bytes(uint32_t a, uint32_t b) {
+    return ((a & 0x7F7F7F7Fu) + (b & 0x7F7F7F7Fu)) ^ ((a ^ b) & 0x80808080u);
 }
 
-/// Paeth for 3 or 4 bytes per pixel, one pixel at a time in 16-bit lanes (the predictor of
-/// each byte as the scalar code picks it). Where the pixel above equals the one above-left
-/// (b == c, flat areas), the predictor is a and the rest is skipped.
+/// Paeth for 3 or 4 bytes per pixel, a pixel at a time with the left (a) and upper-left (c)
+/// pixels carried in registers. Where the pixel above equals the one above-left (b == c, flat
+/// areas: most pixels of segment maps) the predictor is a; otherwise it is computed per byte in
+/// 16-bit lanes, each byte's predictor as the scalar code picks it. Pixels are read as 4-byte
+/// words (the byte after a row is the next row's filter type or the buffer's slack) and a 3-byte
+/// pixel is stored as 2 + 1 bytes, so that no read waits on a partly overlapping store.
 static inline __attribute__((always_inline)) void paeth_px(uint8_t *cur, const uint8_t *prev, size_t n, int bpp) {
-    const __m128i zero = _mm_setzero_si128(), low = _mm_set1_epi16(0xFF);
-    __m128i a = zero, c = zero;
+    const uint32_t mask = bpp == 3 ? 0xFFFFFFu : 0xFFFFFFFFu;
+    const __m128i zero = _mm_setzero_si128();
+    uint32_t a = 0, c = 0;
     for (size_t x = 0; x < n; x += (size_t)bpp) {
-        const __m128i b = load_px(prev + x, bpp);
-        const __m128i r = load_px(cur + x, bpp);
-        __m128i pred;
-        if (x >= (size_t)bpp && memcmp(prev + x, prev + x - bpp, (size_t)bpp) == 0) {
+        uint32_t b, r;
+        memcpy(&b, prev + x, 4);
+        memcpy(&r, cur + x, 4);
+        b &= mask;
+        r &= mask;
+        uint32_t pred;
+        if (b == c) {
             pred = a;
         } else {
-            const __m128i bc = _mm_sub_epi16(b, c), ac = _mm_sub_epi16(a, c);
+            const __m128i va = _mm_unpacklo_epi8(_mm_cvtsi32_si128((int)a), zero);
+            const __m128i vb = _mm_unpacklo_epi8(_mm_cvtsi32_si128((int)b), zero);
+            const __m128i vc = _mm_unpacklo_epi8(_mm_cvtsi32_si128((int)c), zero);
+            const __m128i bc = _mm_sub_epi16(vb, vc), ac = _mm_sub_epi16(va, vc);
             const __m128i abc = _mm_add_epi16(ac, bc);
             const __m128i pa = _mm_max_epi16(bc, _mm_sub_epi16(zero, bc));
             const __m128i pb = _mm_max_epi16(ac, _mm_sub_epi16(zero, ac));
             const __m128i pc = _mm_max_epi16(abc, _mm_sub_epi16(zero, abc));
             const __m128i smallest = _mm_min_epi16(pa, _mm_min_epi16(pb, pc));
             const __m128i useA = _mm_cmpeq_epi16(pa, smallest), useB = _mm_cmpeq_epi16(pb, smallest);
-            pred = _mm_or_si128(_mm_and_si128(useB, b), _mm_andnot_si128(useB, c));
-            pred = _mm_or_si128(_mm_and_si128(useA, a), _mm_andnot_si128(useA, pred));
+            __m128i vp = _mm_or_si128(_mm_and_si128(useB, vb), _mm_andnot_si128(useB, vc));
+            vp = _mm_or_si128(_mm_and_si128(useA, va), _mm_andnot_si128(useA, vp));
+            pred = (uint32_t)_mm_cvtsi128_si32(_mm_packus_epi16(vp, vp)) & mask;
         }
-        const __m128i out = _mm_and_si128(_mm_add_epi16(r, pred), low);
-        const uint32_t v = (uint32_t)_mm_cvtsi128_si32(_mm_packus_epi16(out, out));
-        memcpy(cur + x, &v, (size_t)bpp);
+        const uint32_t out = add_bytes(r, pred) & mask;
+        if (bpp == 3) {
+            const uint16_t lo = (uint16_t)out;
+            memcpy(cur + x, &lo, 2);
+            cur[x + 2] = (uint8_t)(out >> 16);
+        } else {
+            memcpy(cur + x, &out, 4);
+        }
         a = out;
         c = b;
     }
 }
 #endif
+
+/// Sub filter: each byte plus the byte one pixel to the left, the left pixel carried in
+/// registers (`cur[x] += cur[x - bpp]` through memory waits on the store of the byte before).
+static inline __attribute__((always_inline)) void sub_px(uint8_t *cur, size_t n, int bpp) {
+    uint8_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    size_t x = 0;
+    if (bpp == 3) {
+        for (; x + 3 <= n; x += 3) {
+            a0 = (uint8_t)(a0 + cur[x]); cur[x] = a0;
+            a1 = (uint8_t)(a1 + cur[x + 1]); cur[x + 1] = a1;
+            a2 = (uint8_t)(a2 + cur[x + 2]); cur[x + 2] = a2;
+        }
+    } else if (bpp == 4) {
+        for (; x + 4 <= n; x += 4) {
+            a0 = (uint8_t)(a0 + cur[x]); cur[x] = a0;
+            a1 = (uint8_t)(a1 + cur[x + 1]); cur[x + 1] = a1;
+            a2 = (uint8_t)(a2 + cur[x + 2]); cur[x + 2] = a2;
+            a3 = (uint8_t)(a3 + cur[x + 3]); cur[x + 3] = a3;
+        }
+    } else {
+        for (; x < n; x++) { a0 = (uint8_t)(a0 + cur[x]); cur[x] = a0; }
+    }
+}
+
+/// Up filter: each byte plus the byte above, 16 at a time.
+static inline void up_row(uint8_t *cur, const uint8_t *prev, size_t n) {
+    size_t x = 0;
+#if defined(__SSE2__)
+    for (; x + 16 <= n; x += 16) {
+        const __m128i c = _mm_loadu_si128((const __m128i *)(cur + x));
+        const __m128i p = _mm_loadu_si128((const __m128i *)(prev + x));
+        _mm_storeu_si128((__m128i *)(cur + x), _mm_add_epi8(c, p));
+    }
+#endif
+    for (; x < n; x++) cur[x] = (uint8_t)(cur[x] + prev[x]);
+}
 
 /// Unfilters one row in place; `prev` is the previous unfiltered row or NULL for the first.
 static int unfilter_row(uint8_t *cur, const uint8_t *prev, size_t n, int bpp, uint8_t type) {
@@ -112,11 +163,12 @@ static int unfilter_row(uint8_t *cur, const uint8_t *prev, size_t n, int bpp, ui
     case 0:
         return 0;
     case 1:
-        for (x = (size_t)bpp; x < n; x++) cur[x] = (uint8_t)(cur[x] + cur[x - bpp]);
+        if (bpp == 3) sub_px(cur, n, 3);
+        else if (bpp == 4) sub_px(cur, n, 4);
+        else sub_px(cur, n, 1);
         return 0;
     case 2:
-        if (prev)
-            for (x = 0; x < n; x++) cur[x] = (uint8_t)(cur[x] + prev[x]);
+        if (prev) up_row(cur, prev, n);
         return 0;
     case 3:
         if (prev) {
@@ -143,7 +195,9 @@ static int unfilter_row(uint8_t *cur, const uint8_t *prev, size_t n, int bpp, ui
             for (; x < n; x++) cur[x] = (uint8_t)(cur[x] + paeth(cur[x - bpp], prev[x], prev[x - bpp]));
         } else {
             // Paeth with b = c = 0 predicts a: the Sub filter.
-            for (x = (size_t)bpp; x < n; x++) cur[x] = (uint8_t)(cur[x] + cur[x - bpp]);
+            if (bpp == 3) sub_px(cur, n, 3);
+            else if (bpp == 4) sub_px(cur, n, 4);
+            else sub_px(cur, n, 1);
         }
         return 0;
     default:
@@ -151,12 +205,27 @@ static int unfilter_row(uint8_t *cur, const uint8_t *prev, size_t n, int bpp, ui
     }
 }
 
-int detr_png_fast_decode(const uint8_t *data, size_t size, int mode, void *out) {
+/// A decoding in progress: the inflated stream (kept between images: fresh megabyte-sized
+/// allocations are mmapped and page-faulted anew every time) and the next row to unfilter.
+struct detr_png_rows {
+    uint8_t *raw;
+    size_t capacity;
+    struct libdeflate_decompressor *dec;
+    uint32_t width, height;
+    int bpp;
+    uint32_t row;          // the next row to unfilter
+};
+
+/// Bytes after the inflated stream, so that a 4-byte load of the last RGB pixel stays inside.
+#define RAW_SLACK 16
+
+/// Walks the chunks (CRCs, IDAT runs, critical chunks, IEND) and inflates the IDAT stream into
+/// `st->raw`. 0, or -1 where the fast path does not apply.
+static int png_inflate(struct detr_png_rows *st, const uint8_t *data, size_t size) {
     uint32_t w, h;
     const int bpp = fast_layout(data, size, &w, &h);
-    if (!bpp || (mode != 0 && mode != 1)) return -1;
+    if (!bpp) return -1;
 
-    // Walk the chunks: CRCs, IDAT runs, critical chunks, IEND.
     const uint8_t *idat = NULL;   // the single IDAT's data, or NULL when concatenated
     size_t idatTotal = 0, idatCount = 0;
     int idatState = 0;            // 0 none yet, 1 in the run, 2 after the run
@@ -214,69 +283,124 @@ int detr_png_fast_decode(const uint8_t *data, size_t size, int mode, void *out) 
         idat = joined;
     }
 
-    const size_t rowBytes = (size_t)w * (size_t)bpp;
-    const size_t rawSize = (size_t)h * (rowBytes + 1);
-    // The inflated stream goes to a per-thread buffer that is kept between calls when small
-    // (fresh large allocations are mmapped and page-faulted anew on every call).
-    static __thread uint8_t *keptRaw = NULL;
-    static __thread size_t keptSize = 0;
-    static __thread struct libdeflate_decompressor *keptDec = NULL;
-    const size_t keepLimit = (size_t)16 << 20;
-    uint8_t *raw;
-    if (rawSize <= keepLimit) {
-        if (keptSize < rawSize) {
-            free(keptRaw);
-            keptRaw = (uint8_t *)malloc(rawSize);
-            keptSize = keptRaw ? rawSize : 0;
-        }
-        raw = keptRaw;
-    } else {
-        raw = (uint8_t *)malloc(rawSize);
+    const size_t rawSize = (size_t)h * ((size_t)w * (size_t)bpp + 1);
+    if (st->capacity < rawSize + RAW_SLACK) {
+        free(st->raw);
+        st->raw = (uint8_t *)malloc(rawSize + RAW_SLACK);
+        st->capacity = st->raw ? rawSize + RAW_SLACK : 0;
     }
-    if (!keptDec) keptDec = libdeflate_alloc_decompressor();
-    struct libdeflate_decompressor *dec = keptDec;
+    if (!st->dec) st->dec = libdeflate_alloc_decompressor();
     int rc = -1;
-    if (raw && dec) {
+    if (st->raw && st->dec) {
         size_t got = 0;
-        if (libdeflate_zlib_decompress(dec, idat, idatTotal, raw, rawSize, &got) == LIBDEFLATE_SUCCESS && got == rawSize) {
+        if (libdeflate_zlib_decompress(st->dec, idat, idatTotal, st->raw, rawSize, &got) == LIBDEFLATE_SUCCESS && got == rawSize) {
+            memset(st->raw + rawSize, 0, RAW_SLACK);
+            st->width = w;
+            st->height = h;
+            st->bpp = bpp;
+            st->row = 0;
             rc = 0;
-            const uint8_t *prev = NULL;
-            for (size_t y = 0; y < h && rc == 0; y++) {
-                uint8_t *cur = raw + y * (rowBytes + 1) + 1;
-                if (unfilter_row(cur, prev, rowBytes, bpp, cur[-1]) != 0) {
-                    rc = -1;
-                    break;
-                }
-                prev = cur;
-                if (mode == 0) {
-                    uint8_t *o = (uint8_t *)out + y * (size_t)w * 3;
-                    if (bpp == 3) {
-                        memcpy(o, cur, rowBytes);
-                    } else if (bpp == 4) {
-                        for (size_t x = 0; x < w; x++) {
-                            o[3 * x] = cur[4 * x];
-                            o[3 * x + 1] = cur[4 * x + 1];
-                            o[3 * x + 2] = cur[4 * x + 2];
-                        }
-                    } else {
-                        for (size_t x = 0; x < w; x++) o[3 * x] = o[3 * x + 1] = o[3 * x + 2] = cur[x];
-                    }
-                } else {
-                    uint32_t *o = (uint32_t *)out + y * (size_t)w;
-                    if (bpp == 3) {
-                        for (size_t x = 0; x < w; x++)
-                            o[x] = (uint32_t)cur[3 * x] | ((uint32_t)cur[3 * x + 1] << 8) | ((uint32_t)cur[3 * x + 2] << 16);
-                    } else if (bpp == 4) {
-                        for (size_t x = 0; x < w; x++)
-                            o[x] = (uint32_t)cur[4 * x] | ((uint32_t)cur[4 * x + 1] << 8) | ((uint32_t)cur[4 * x + 2] << 16);
-                    } else {
-                        for (size_t x = 0; x < w; x++) o[x] = cur[x];
-                    }
-                }
-            }
         }
     }
-    if (raw != keptRaw) free(raw);
     free(joined);
+    return rc;
+}
+
+/// Unfilters the next row in place; its pixels, or NULL on a bad filter type or past the end.
+static const uint8_t *png_next_row(struct detr_png_rows *st) {
+    if (st->row >= st->height) return NULL;
+    const size_t stride = (size_t)st->width * (size_t)st->bpp + 1;
+    uint8_t *cur = st->raw + (size_t)st->row * stride + 1;
+    const uint8_t *prev = st->row > 0 ? cur - stride : NULL;
+    if (unfilter_row(cur, prev, stride - 1, st->bpp, cur[-1]) != 0) return NULL;
+    st->row++;
+    return cur;
+}
+
+/// Segment ids of one unfiltered row: R + 256 G + 256^2 B, or the gray value.
+static void row_ids(const uint8_t *cur, uint32_t w, int bpp, uint32_t *o) {
+    if (bpp == 3) {
+        // A 4-byte load per pixel, the fourth byte masked off (the last pixel's fourth byte is
+        // the next row's filter type or the buffer's slack).
+        for (size_t x = 0; x < w; x++) {
+            uint32_t v;
+            memcpy(&v, cur + 3 * x, 4);
+            o[x] = v & 0xFFFFFFu;
+        }
+    } else if (bpp == 4) {
+        for (size_t x = 0; x < w; x++) {
+            uint32_t v;
+            memcpy(&v, cur + 4 * x, 4);
+            o[x] = v & 0xFFFFFFu;
+        }
+    } else {
+        for (size_t x = 0; x < w; x++) o[x] = cur[x];
+    }
+}
+
+detr_png_rows *detr_png_rows_create(void) {
+    return (detr_png_rows *)calloc(1, sizeof(struct detr_png_rows));
+}
+
+void detr_png_rows_destroy(detr_png_rows *st) {
+    if (!st) return;
+    free(st->raw);
+    if (st->dec) libdeflate_free_decompressor(st->dec);
+    free(st);
+}
+
+int detr_png_rows_begin(detr_png_rows *st, const uint8_t *data, size_t size, int *width, int *height) {
+    if (!st || png_inflate(st, data, size) != 0) return -1;
+    *width = (int)st->width;
+    *height = (int)st->height;
+    return 0;
+}
+
+int detr_png_rows_next_ids(detr_png_rows *st, uint32_t *ids) {
+    const uint8_t *cur = png_next_row(st);
+    if (!cur) return -1;
+    row_ids(cur, st->width, st->bpp, ids);
+    return 0;
+}
+
+int detr_png_fast_decode(const uint8_t *data, size_t size, int mode, void *out) {
+    if (mode != 0 && mode != 1) return -1;
+    // One kept state per thread; a large image's buffer is not kept.
+    static __thread struct detr_png_rows kept = {0};
+    const size_t keepLimit = (size_t)16 << 20;
+    struct detr_png_rows *st = &kept;
+    if (png_inflate(st, data, size) != 0) return -1;
+    const uint32_t w = st->width, h = st->height;
+    const int bpp = st->bpp;
+    const size_t rowBytes = (size_t)w * (size_t)bpp;
+    int rc = 0;
+    for (size_t y = 0; y < h; y++) {
+        const uint8_t *cur = png_next_row(st);
+        if (!cur) {
+            rc = -1;
+            break;
+        }
+        if (mode == 0) {
+            uint8_t *o = (uint8_t *)out + y * (size_t)w * 3;
+            if (bpp == 3) {
+                memcpy(o, cur, rowBytes);
+            } else if (bpp == 4) {
+                for (size_t x = 0; x < w; x++) {
+                    o[3 * x] = cur[4 * x];
+                    o[3 * x + 1] = cur[4 * x + 1];
+                    o[3 * x + 2] = cur[4 * x + 2];
+                }
+            } else {
+                for (size_t x = 0; x < w; x++) o[3 * x] = o[3 * x + 1] = o[3 * x + 2] = cur[x];
+            }
+        } else {
+            row_ids(cur, w, bpp, (uint32_t *)out + y * (size_t)w);
+        }
+    }
+    if (st->capacity > keepLimit) {
+        free(st->raw);
+        st->raw = NULL;
+        st->capacity = 0;
+    }
     return rc;
 }

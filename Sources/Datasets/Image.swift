@@ -83,6 +83,12 @@ public enum ImageIO {
             throw DatasetError.unsupportedImageFormat(path: path, detected: format.rawValue)
         }
         if format == .png, let image = decodePNGFast(bytes) { return image }
+        return try decodeWithLibrary(bytes, format: format, path: path)
+    }
+
+    /// Decodes with libjpeg-turbo or libpng (no PNG fast path): the path of files the fast path
+    /// does not take, and the oracle the fast path is tested against.
+    static func decodeWithLibrary(_ bytes: [UInt8], format: ImageFormat, path: String) throws -> RGBImage {
         var err = [CChar](repeating: 0, count: Int(DETR_IMAGE_ERRLEN))
         return try bytes.withUnsafeBufferPointer { buf in
             // Phase 1: the header gives the size; phase 2 decodes straight into the array.

@@ -48,3 +48,35 @@ extension ImageIO {
         detr_png_fast_decode(bytes.baseAddress, bytes.count, 1, ids) == 0
     }
 }
+
+/// The PNG fast path a row at a time, for consumers of segment ids that need no whole image
+/// (the panoptic evaluation counts pixel pairs row by row, so that its two maps stay in cache).
+/// A reader keeps its buffers from image to image; use one per thread.
+public final class PNGSegmentRowReader {
+    private let state: OpaquePointer?
+
+    public init() {
+        state = detr_png_rows_create()
+    }
+
+    deinit {
+        detr_png_rows_destroy(state)
+    }
+
+    /// Inflates a PNG the fast path takes (8-bit non-interlaced gray, RGB or RGBA) and returns
+    /// its size; nil when the fast path does not take the file (decode it with `ImageIO.decode`).
+    public func begin(_ bytes: UnsafeBufferPointer<UInt8>) -> (width: Int, height: Int)? {
+        guard let state else { return nil }
+        var w: Int32 = 0, h: Int32 = 0
+        guard detr_png_rows_begin(state, bytes.baseAddress, bytes.count, &w, &h) == 0 else { return nil }
+        return (Int(w), Int(h))
+    }
+
+    /// Writes the next row's `width` segment ids (R + 256 G + 256^2 B, or the gray value); false
+    /// on a bad filter type (decode the file with `ImageIO.decode`, which reports it) or past the
+    /// last row.
+    public func nextRow(into ids: UnsafeMutablePointer<UInt32>) -> Bool {
+        guard let state else { return false }
+        return detr_png_rows_next_ids(state, ids) == 0
+    }
+}

@@ -49,6 +49,18 @@ int detr_png_encode(const uint8_t *pixels, int width, int height, int channels, 
 int detr_png_fast_info(const uint8_t *data, size_t size, int *width, int *height);
 int detr_png_fast_decode(const uint8_t *data, size_t size, int mode, void *out);
 
+/// The fast path a row at a time (for consumers that need no whole image, such as the panoptic
+/// evaluation's pixel-pair counts): a state keeps its buffers between images.
+/// `detr_png_rows_begin` inflates a PNG (0, or -1 where the fast path does not apply: then
+/// decode the file otherwise); `detr_png_rows_next_ids` unfilters the next row and writes its
+/// `width` segment ids (R + 256 G + 256^2 B, or the gray value), -1 on a bad filter type or
+/// past the last row.
+typedef struct detr_png_rows detr_png_rows;
+detr_png_rows *detr_png_rows_create(void);
+void detr_png_rows_destroy(detr_png_rows *rows);
+int detr_png_rows_begin(detr_png_rows *rows, const uint8_t *data, size_t size, int *width, int *height);
+int detr_png_rows_next_ids(detr_png_rows *rows, uint32_t *ids);
+
 void detr_image_free(void *p);
 
 #ifdef __cplusplus
