@@ -90,6 +90,18 @@ static inline __attribute__((always_inline)) void paeth_px(uint8_t *cur, const u
         r &= mask;
         uint32_t pred;
         if (b == c) {
+            if (r == 0) {
+                // Flat: the pixel repeats the left one (no add on the carried chain).
+                if (bpp == 3) {
+                    const uint16_t lo = (uint16_t)a;
+                    memcpy(cur + x, &lo, 2);
+                    cur[x + 2] = (uint8_t)(a >> 16);
+                } else {
+                    memcpy(cur + x, &a, 4);
+                }
+                c = b;
+                continue;
+            }
             pred = a;
         } else {
             const __m128i va = _mm_unpacklo_epi8(_mm_cvtsi32_si128((int)a), zero);
@@ -336,6 +348,62 @@ static void row_ids(const uint8_t *cur, uint32_t w, int bpp, uint32_t *o) {
     } else {
         for (size_t x = 0; x < w; x++) o[x] = cur[x];
     }
+}
+
+static inline uint32_t pixel_id(const uint8_t *row, size_t x, int bpp) {
+    uint32_t v;
+    if (bpp == 1) return row[x];
+    memcpy(&v, row + x * (size_t)bpp, 4);
+    return v & 0xFFFFFFu;
+}
+
+/// Runs of equal (id in g, id in p) along one row pair, bpp constant per instantiation.
+static inline __attribute__((always_inline)) long pair_runs(const uint8_t *g, int gb, const uint8_t *p, int pb,
+                                                             size_t w, uint64_t *keys, uint32_t *lens) {
+    long n = 0;
+    uint32_t cg = pixel_id(g, 0, gb), cp = pixel_id(p, 0, pb);
+    size_t start = 0;
+    for (size_t x = 1; x < w; x++) {
+#if defined(__SSE2__)
+        if (gb == 3 && pb == 3) {
+            // Five RGB pixels at a time while both rows repeat the pixel to the left: bytes
+            // 3x..3x+14 against 3x-3..3x+11 (the loads reach byte 3x+15 <= 3w, the byte after
+            // the row, which the buffer has).
+            while (x + 5 <= w) {
+                const __m128i ga = _mm_loadu_si128((const __m128i *)(g + 3 * x));
+                const __m128i gl = _mm_loadu_si128((const __m128i *)(g + 3 * x - 3));
+                const __m128i pa = _mm_loadu_si128((const __m128i *)(p + 3 * x));
+                const __m128i pl = _mm_loadu_si128((const __m128i *)(p + 3 * x - 3));
+                const int same = _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(ga, gl), _mm_cmpeq_epi8(pa, pl)));
+                if ((same & 0x7FFF) != 0x7FFF) break;
+                x += 5;
+            }
+            if (x >= w) break;
+        }
+#endif
+        const uint32_t vg = pixel_id(g, x, gb), vp = pixel_id(p, x, pb);
+        if ((vg ^ cg) | (vp ^ cp)) {
+            keys[n] = (uint64_t)cg << 32 | cp;
+            lens[n] = (uint32_t)(x - start);
+            n++;
+            cg = vg;
+            cp = vp;
+            start = x;
+        }
+    }
+    keys[n] = (uint64_t)cg << 32 | cp;
+    lens[n] = (uint32_t)(w - start);
+    return n + 1;
+}
+
+long detr_png_rows_next_pair_runs(detr_png_rows *g, detr_png_rows *p, uint64_t *keys, uint32_t *lens) {
+    if (!g || !p || g->width != p->width) return -1;
+    const uint8_t *gr = png_next_row(g);
+    const uint8_t *pr = png_next_row(p);
+    if (!gr || !pr) return -1;
+    const size_t w = g->width;
+    if (g->bpp == 3 && p->bpp == 3) return pair_runs(gr, 3, pr, 3, w, keys, lens);
+    return pair_runs(gr, g->bpp, pr, p->bpp, w, keys, lens);
 }
 
 detr_png_rows *detr_png_rows_create(void) {

@@ -79,4 +79,15 @@ public final class PNGSegmentRowReader {
         guard let state else { return false }
         return detr_png_rows_next_ids(state, ids) == 0
     }
+
+    /// Unfilters the next row of this reader and of `other` (begun on a PNG of the same width)
+    /// and writes the runs of equal (id here, id there) pairs along the row pair, left to right:
+    /// `keys[i]` = id here << 32 | id there, `lengths[i]` its pixels; room for `width` runs is
+    /// needed. The run count, or nil as `nextRow`.
+    public func nextRowRuns(with other: PNGSegmentRowReader, keys: UnsafeMutablePointer<UInt64>,
+                            lengths: UnsafeMutablePointer<UInt32>) -> Int? {
+        guard let state, let otherState = other.state else { return nil }
+        let n = detr_png_rows_next_pair_runs(state, otherState, keys, lengths)
+        return n < 0 ? nil : n
+    }
 }

@@ -383,8 +383,8 @@ public enum PanopticQuality {
     /// noticeable part of an evaluation's time, the L2 cache being about that size).
     struct RowPairReader {
         private let gtReader = PNGSegmentRowReader(), predReader = PNGSegmentRowReader()
-        private var gtRow = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
-        private var predRow = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+        private var keys = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        private var lengths = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
         private var capacity = 1
 
         /// The pixel pairs of the two PNGs, or nil when the fast path does not take both files,
@@ -395,15 +395,15 @@ public enum PanopticQuality {
                     guard let gs = gtReader.begin(g), let ps = predReader.begin(p), gs == ps else { return nil }
                     if gs.width > capacity {
                         free()
-                        gtRow = .allocate(capacity: gs.width)
-                        predRow = .allocate(capacity: gs.width)
+                        keys = .allocate(capacity: gs.width)
+                        lengths = .allocate(capacity: gs.width)
                         capacity = gs.width
                     }
                     var table = RunTable()
                     defer { table.free() }
                     for _ in 0..<gs.height {
-                        guard gtReader.nextRow(into: gtRow), predReader.nextRow(into: predRow) else { return nil }
-                        PixelPairs.add(groundTruth: gtRow, prediction: predRow, count: gs.width, to: &table)
+                        guard let n = gtReader.nextRowRuns(with: predReader, keys: keys, lengths: lengths) else { return nil }
+                        for i in 0..<n { table.add(keys[i], Int(lengths[i])) }
                     }
                     return PixelPairs(table)
                 }
@@ -411,8 +411,8 @@ public enum PanopticQuality {
         }
 
         func free() {
-            gtRow.deallocate()
-            predRow.deallocate()
+            keys.deallocate()
+            lengths.deallocate()
         }
     }
 

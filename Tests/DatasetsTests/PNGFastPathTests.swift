@@ -192,6 +192,47 @@ final class PNGFastPathTests: XCTestCase {
         }
     }
 
+    func testRowRuns_AreTheRunsOfEqualIDPairs() throws {
+        // Flat pairs (long runs: the five-pixel skip of RGB pairs) and random ones, of every
+        // pixel-size combination; width 1 and widths that end inside a five-pixel block.
+        var seed: UInt64 = 500
+        for (gc, pc) in [(3, 3), (1, 3), (3, 4), (4, 4), (1, 1)] {
+            for (w, h) in [(1, 4), (6, 5), (64, 9), (203, 7)] {
+                for flat in [true, false] {
+                    let gp = Self.pixels(width: w, height: h, channels: gc, flat: flat, seed: seed)
+                    var pp = Self.pixels(width: w, height: h, channels: pc, flat: true, seed: seed + 1)
+                    if flat && gc == pc { pp = gp.enumerated().map { $0.offset < gp.count / 3 ? $0.element : pp[$0.offset] } }
+                    seed += 2
+                    let g = Self.png(gp, width: w, height: h, channels: gc, filters: { UInt8($0 % 5) })
+                    let p = Self.png(pp, width: w, height: h, channels: pc, filters: { UInt8(4 - $0 % 5) })
+                    let gi = Self.expectedIDs(gp, channels: gc), pi = Self.expectedIDs(pp, channels: pc)
+                    let gr = PNGSegmentRowReader(), pr = PNGSegmentRowReader()
+                    XCTAssertNotNil(g.withUnsafeBufferPointer { gr.begin($0) })
+                    XCTAssertNotNil(p.withUnsafeBufferPointer { pr.begin($0) })
+                    var keys = [UInt64](repeating: 0, count: w), lengths = [UInt32](repeating: 0, count: w)
+                    for y in 0..<h {
+                        var expected: [(UInt64, UInt32)] = []
+                        for x in 0..<w {
+                            let key = UInt64(gi[y * w + x]) << 32 | UInt64(pi[y * w + x])
+                            if let last = expected.last, last.0 == key {
+                                expected[expected.count - 1].1 += 1
+                            } else {
+                                expected.append((key, 1))
+                            }
+                        }
+                        let n = keys.withUnsafeMutableBufferPointer { k in
+                            lengths.withUnsafeMutableBufferPointer { l in gr.nextRowRuns(with: pr, keys: k.baseAddress!, lengths: l.baseAddress!) }
+                        }
+                        let what = "\(w)x\(h) \(gc)/\(pc) \(flat) row \(y)"
+                        XCTAssertEqual(n, expected.count, what)
+                        XCTAssertEqual(Array(keys.prefix(n ?? 0)), expected.map(\.0), what)
+                        XCTAssertEqual(Array(lengths.prefix(n ?? 0)), expected.map(\.1), what)
+                    }
+                }
+            }
+        }
+    }
+
     func testBadFilterType_GoesToLibpngWhichReportsIt() throws {
         let px = Self.pixels(width: 8, height: 4, channels: 3, flat: true, seed: 3)
         let bytes = Self.png(px, width: 8, height: 4, channels: 3, filters: { $0 == 2 ? 5 : 1 })

@@ -60,6 +60,10 @@ detr_png_rows *detr_png_rows_create(void);
 void detr_png_rows_destroy(detr_png_rows *rows);
 int detr_png_rows_begin(detr_png_rows *rows, const uint8_t *data, size_t size, int *width, int *height);
 int detr_png_rows_next_ids(detr_png_rows *rows, uint32_t *ids);
+/// Unfilters the next row of two PNGs of the same width and writes the runs of equal
+/// (id in `g`, id in `p`) pairs along it, left to right: `keys[i]` = g id << 32 | p id,
+/// `lens[i]` its pixels (room for `width` runs is needed). The run count, or -1 as next_ids.
+long detr_png_rows_next_pair_runs(detr_png_rows *g, detr_png_rows *p, uint64_t *keys, uint32_t *lens);
 
 void detr_image_free(void *p);
 
