@@ -52,13 +52,18 @@ public enum OptimizerStateError: Error, CustomStringConvertible {
 }
 
 /// AdamW with PyTorch's semantics: decoupled weight decay (p -= lr * wd * p), bias-corrected
-/// moments, eps added to the corrected square root.
+/// moments, eps added to the corrected square root, and a step count per parameter that only
+/// advances when the parameter has a gradient (a backbone unfrozen after a freeze phase starts
+/// its bias correction then, as in PyTorch).
 public final class AdamW: Optimizer {
     public var groups: [ParameterGroup]
     public let beta1: Float, beta2: Float, eps: Float
+    /// Calls of `step()`.
     public private(set) var stepCount = 0
     var m: [[Tensor]]
     var v: [[Tensor]]
+    /// Steps per parameter (those with a gradient).
+    var steps: [[Int]]
 
     public init(groups: [ParameterGroup], beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8) {
         self.groups = groups
@@ -67,17 +72,19 @@ public final class AdamW: Optimizer {
         self.eps = eps
         m = groups.map { $0.parameters.map { Tensor.zeros($0.shape) } }
         v = groups.map { $0.parameters.map { Tensor.zeros($0.shape) } }
+        steps = groups.map { $0.parameters.map { _ in 0 } }
     }
 
     public func step() {
         stepCount += 1
-        let t = Float(stepCount)
-        let bc1 = 1 - Foundation.pow(beta1, t), bc2 = 1 - Foundation.pow(beta2, t)
         let b1 = beta1, b2 = beta2, e = eps
         for (gi, group) in groups.enumerated() {
             let lr = group.learningRate, wd = group.weightDecay
             for (pi, p) in group.parameters.enumerated() {
                 guard let g = p.grad else { continue }
+                steps[gi][pi] += 1
+                let t = Float(steps[gi][pi])
+                let bc1 = 1 - Foundation.pow(beta1, t), bc2 = 1 - Foundation.pow(beta2, t)
                 let pp = p.data, pg = g.data, pm = m[gi][pi].data, pv = v[gi][pi].data
                 let stepSize = lr / bc1
                 let bc2Sqrt = bc2.squareRoot()
@@ -94,19 +101,25 @@ public final class AdamW: Optimizer {
         }
     }
 
+    /// `step` (calls of step()), and per parameter `<group>.<index>.exp_avg`, `.exp_avg_sq` and
+    /// `.step`.
     public func stateTensors() -> [String: Tensor] {
         var out: [String: Tensor] = ["step": Tensor(scalar: Float(stepCount))]
         for (gi, g) in groups.enumerated() {
             for pi in g.parameters.indices {
                 out["\(gi).\(pi).exp_avg"] = m[gi][pi]
                 out["\(gi).\(pi).exp_avg_sq"] = v[gi][pi]
+                out["\(gi).\(pi).step"] = Tensor(scalar: Float(steps[gi][pi]))
             }
         }
         return out
     }
 
+    /// Loads `stateTensors()`' output. State written before per-parameter step counts existed
+    /// (no `.step` keys) gives every parameter the global count, as it was then used.
     public func loadState(_ state: [String: Tensor]) throws {
         guard let s = state["step"] else { throw OptimizerStateError.missing("step") }
+        var loadedSteps = steps
         for (gi, g) in groups.enumerated() {
             for (pi, p) in g.parameters.enumerated() {
                 for (slot, dst) in [("exp_avg", m[gi][pi]), ("exp_avg_sq", v[gi][pi])] {
@@ -115,9 +128,11 @@ public final class AdamW: Optimizer {
                     guard src.shape == p.shape else { throw OptimizerStateError.shape(key, expected: p.shape, found: src.shape) }
                     dst.assign(src)
                 }
+                loadedSteps[gi][pi] = Int(state["\(gi).\(pi).step"]?.item ?? s.item)
             }
         }
         stepCount = Int(s.item)
+        steps = loadedSteps
     }
 }
 

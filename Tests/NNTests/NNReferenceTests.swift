@@ -36,6 +36,8 @@ final class NNReferenceTests: XCTestCase {
         let adamw: OptCase
         let sgd: OptCase
         let sgd_nesterov: OptCase
+        let adamw_late: OptCase
+        let sgd_late: OptCase
         let clip: Clip
         let cos: [Double]
         let safetensors: [String: Encoded]
@@ -88,7 +90,7 @@ final class NNReferenceTests: XCTestCase {
                         ParameterGroup(parameters: [p2], learningRate: 1e-3, weightDecay: 0.1)])
         for g in c.grads {
             p1.grad = Tensor(g[0], shape: [4])
-            p2.grad = Tensor(g[1], shape: [2, 2])
+            p2.grad = g[1].isEmpty ? nil : Tensor(g[1], shape: [2, 2])
             opt.step()
         }
         for (a, b) in zip(p1.scalars, c.p1) { XCTAssertEqual(a, b, accuracy: 1e-6) }
@@ -100,6 +102,9 @@ final class NNReferenceTests: XCTestCase {
         runOptimizer(ref.adamw) { AdamW(groups: $0) }
         runOptimizer(ref.sgd) { SGD(groups: $0, momentum: 0.9) }
         runOptimizer(ref.sgd_nesterov) { SGD(groups: $0, momentum: 0.9, nesterov: true) }
+        // A parameter whose gradients start late (a backbone unfrozen after a freeze phase).
+        runOptimizer(ref.adamw_late) { AdamW(groups: $0) }
+        runOptimizer(ref.sgd_late) { SGD(groups: $0, momentum: 0.9) }
     }
 
     func testClipGradNorm_MatchesPyTorch() throws {

@@ -30,8 +30,8 @@ struct Predict: ParsableCommand {
         category_id is the class index in the order of the class names (0-based, as the classes \
         file); each entry also carries "file_name" and "category_name", which COCO tools ignore. \
         An image that cannot be decoded is reported with its path and the run goes on; the exit \
-        status is then non-zero. Outputs are written atomically (detections.json after every \
-        image), so an interrupted run keeps what it wrote.
+        status is then non-zero. Outputs are written atomically (detections.json at most a second \
+        after an image, and at the end), so an interrupted run keeps what it wrote.
         """)
 
     @Argument(help: "A folder of images, or one image file.")
@@ -139,6 +139,7 @@ struct PredictRun {
         if options.crop { try FileIO.makeDirectories(cropFolder) }
         let jsonPath = FileIO.join(options.out, "detections.json")
         let bar = ProgressBar(label: "predict", total: images.count, minimumTotal: 2)
+        var lastWrite: UInt64 = 0
         for (i, item) in images.enumerated() {
             bar.update(i, images.count, status: item.fileName)
             let image: RGBImage
@@ -151,11 +152,16 @@ struct PredictRun {
                 continue
             }
             try processImage(image, item, cropFolder: cropFolder)
-            try writeText(json.text, to: jsonPath)
+            // Rewriting the whole file after every image would cost time quadratic in the
+            // number of images; once a second bounds what a kill loses to a second's work.
+            if DispatchTime.now().uptimeNanoseconds - lastWrite >= 1_000_000_000 {
+                try writeText(json.text, to: jsonPath)
+                lastWrite = DispatchTime.now().uptimeNanoseconds
+            }
         }
         bar.update(images.count, images.count)
         bar.finish()
-        if images.count == failures { try writeText(json.text, to: jsonPath) }
+        try writeText(json.text, to: jsonPath)
         if options.count { ToolIO.say("total: \(PredictOutputs.countLine(totals, classNames: detector.bundle.classNames))") }
         if let raw = options.raw, !rawTensors.isEmpty {
             let dir = (raw as NSString).deletingLastPathComponent
