@@ -233,6 +233,42 @@ final class PNGFastPathTests: XCTestCase {
         }
     }
 
+    func testCorruptedFiles_AreRefusedOrDecodedAsLibpngDoes() throws {
+        // Byte changes anywhere (CRCs then catch them) and inside the zlib stream with the
+        // IDAT CRC recomputed (inflate, adler32 and filter types catch them): what the fast
+        // path accepts must be what libpng gives, and nothing may trap.
+        let px = Self.pixels(width: 23, height: 11, channels: 3, flat: true, seed: 11)
+        let good = Self.png(px, width: 23, height: 11, channels: 3, filters: { UInt8($0 % 5) })
+        let real = try ImageIO.encodePNG(pixels: px, width: 23, height: 11, channels: 3)
+        var rng = SplitMix64(seed: 4)
+        var accepted = 0
+        for base in [good, real] {
+            XCTAssertEqual(Array(base[37..<41]), Array("IDAT".utf8), "the IDAT chunk follows IHDR")
+            let idatLength = Int(base[33]) << 24 | Int(base[34]) << 16 | Int(base[35]) << 8 | Int(base[36])
+            for trial in 0..<600 {
+                var b = base
+                if trial % 2 == 0 {
+                    b[Int(rng.next() % UInt64(b.count))] ^= UInt8(1 + rng.next() % 255)
+                } else {
+                    // IDAT data at 41..<41+len; its CRC follows.
+                    b[41 + Int(rng.next() % UInt64(idatLength))] ^= UInt8(1 + rng.next() % 255)
+                    let crc = Self.be32(Self.crc32(Array(b[37..<(41 + idatLength)])))
+                    b.replaceSubrange((41 + idatLength)..<(45 + idatLength), with: crc)
+                }
+                let fast = ImageIO.decodePNGFast(b)
+                let reader = PNGSegmentRowReader()
+                if let size = b.withUnsafeBufferPointer({ reader.begin($0) }) {
+                    var row = [UInt32](repeating: 0, count: size.width)
+                    for _ in 0..<size.height { _ = row.withUnsafeMutableBufferPointer { reader.nextRow(into: $0.baseAddress!) } }
+                }
+                guard let fast else { continue }
+                accepted += 1
+                XCTAssertEqual(fast, try? ImageIO.decodeWithLibrary(b, format: .png, path: "c.png"), "trial \(trial)")
+            }
+        }
+        XCTAssertLessThan(accepted, 60, "most corruptions are caught")
+    }
+
     func testBadFilterType_GoesToLibpngWhichReportsIt() throws {
         let px = Self.pixels(width: 8, height: 4, channels: 3, flat: true, seed: 3)
         let bytes = Self.png(px, width: 8, height: 4, channels: 3, filters: { $0 == 2 ? 5 : 1 })

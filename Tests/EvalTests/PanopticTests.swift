@@ -142,6 +142,59 @@ final class PanopticTests: XCTestCase {
         XCTAssertNoThrow(try run([[0, 7]], [PanopticSegment(id: 7, categoryID: 1)]))
     }
 
+    func testJSONReader_ValuesAndPlaces() throws {
+        let doc = #"""
+        {"info": {"x": [1, {"y": null}]}, "annotations": [
+          {"image_id": 139, "file_name": "a\u00e9\/b.png", "extra": [1, 2],
+           "segments_info": [{"id": 3937500, "category_id": 1.0, "iscrowd": null, "area": 3528.5, "bbox": [1, 2, 3, 4]},
+                             {"id": 7, "category_id": 2, "iscrowd": 1}]},
+          {"image_id": "000285", "segments_info": [], "file_name": "c.png"}],
+         "categories": [{"id": 1, "name": "person", "isthing": 1}, {"id": 2, "isthing": null}]}
+        """#
+        let p = try COCOPanoptic.decode(Array(doc.utf8), path: "doc.json")
+        XCTAssertEqual(p.annotations.count, 2)
+        XCTAssertEqual(p.annotations[0].imageID, .int(139))
+        XCTAssertEqual(p.annotations[0].fileName, "a\u{e9}/b.png")
+        XCTAssertEqual(p.annotations[0].segments, [PanopticSegment(id: 3937500, categoryID: 1, isCrowd: 0, area: 3528.5),
+                                                   PanopticSegment(id: 7, categoryID: 2, isCrowd: 1, area: nil)])
+        XCTAssertEqual(p.annotations[1].imageID, .string("000285"))
+        XCTAssertEqual(p.categories, [PanopticCategory(id: 1, name: "person", isThing: 1), PanopticCategory(id: 2, name: "2", isThing: 0)])
+        XCTAssertEqual(try COCOPanoptic.decode(Array(#"{"annotations": []}"#.utf8), path: "e.json").categories, [])
+
+        func reason(_ text: String) -> String {
+            do {
+                _ = try COCOPanoptic.decode(Array(text.utf8), path: "bad.json")
+                return "no error"
+            } catch {
+                return "\(error)"
+            }
+        }
+        XCTAssertTrue(reason(#"{"annotations": [{"image_id": 1, "file_name": "a.png", "segments_info": [{"id": 1}]}]}"#)
+            .contains("missing key 'category_id' at .annotations[0].segments_info[0]"))
+        XCTAssertTrue(reason(#"{"annotations": [{"image_id": 1, "file_name": 5, "segments_info": []}]}"#)
+            .contains("expected a string at .annotations[0].file_name, found a number"))
+        XCTAssertTrue(reason(#"{"annotations": [{"image_id": 1.5, "file_name": "a", "segments_info": []}]}"#)
+            .contains("expected an integer at .annotations[0].image_id"))
+        XCTAssertTrue(reason(#"{"categories": []}"#).contains("missing key 'annotations'"))
+        XCTAssertTrue(reason(#"[1]"#).contains("expected an object at the top level"))
+        XCTAssertTrue(reason("{\"annotations\": []}\n x").hasPrefix("bad.json: invalid panoptic JSON: line 2"))
+
+        // Every proper prefix is an error naming the file; byte changes never trap.
+        let bytes = Array(doc.utf8)
+        for n in 0..<bytes.count {
+            XCTAssertThrowsError(try COCOPanoptic.decode(Array(bytes[0..<n]), path: "cut.json"), "prefix \(n)") {
+                XCTAssertTrue("\($0)".hasPrefix("cut.json: invalid panoptic JSON"), "\($0)")
+            }
+        }
+        var state: UInt64 = 12345
+        for _ in 0..<2000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            var b = bytes
+            b[Int(state >> 33) % b.count] = [UInt8(ascii: "\""), UInt8(ascii: "{"), UInt8(ascii: "]"), UInt8(ascii: ","), 0x5C, 0xFF, UInt8(ascii: "9")][Int(state & 7) % 7]
+            _ = try? COCOPanoptic.decode(b, path: "mutated.json")
+        }
+    }
+
     func testBadFiles_NameTheFile() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("detrkit-pq-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
