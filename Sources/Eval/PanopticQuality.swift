@@ -283,23 +283,23 @@ public enum PanopticQuality {
         /// cut in two, as at the end of a row, counts the same).
         static func add(groundTruth gb: UnsafePointer<UInt32>, prediction pb: UnsafePointer<UInt32>, count n: Int,
                         to table: inout RunTable) {
-                var i = 0
-                while i < n {
-                    let a = gb[i], b = pb[i]
-                    var j = i + 1
-                    // Four pixels at a time while both maps keep their values (segment maps are
-                    // mostly long runs), then one at a time.
-                    let a4 = SIMD4<UInt32>(repeating: a), b4 = SIMD4<UInt32>(repeating: b)
-                    while j + 4 <= n {
-                        let gv = UnsafeRawPointer(gb + j).loadUnaligned(as: SIMD4<UInt32>.self)
-                        let pv = UnsafeRawPointer(pb + j).loadUnaligned(as: SIMD4<UInt32>.self)
-                        if ((gv ^ a4) | (pv ^ b4)) != SIMD4<UInt32>() { break }
-                        j += 4
-                    }
-                    while j < n && gb[j] == a && pb[j] == b { j += 1 }
-                    table.add(UInt64(a) << 32 | UInt64(b), j - i)
-                    i = j
+            var i = 0
+            while i < n {
+                let a = gb[i], b = pb[i]
+                var j = i + 1
+                // Four pixels at a time while both maps keep their values (segment maps are
+                // mostly long runs), then one at a time.
+                let a4 = SIMD4<UInt32>(repeating: a), b4 = SIMD4<UInt32>(repeating: b)
+                while j + 4 <= n {
+                    let gv = UnsafeRawPointer(gb + j).loadUnaligned(as: SIMD4<UInt32>.self)
+                    let pv = UnsafeRawPointer(pb + j).loadUnaligned(as: SIMD4<UInt32>.self)
+                    if ((gv ^ a4) | (pv ^ b4)) != SIMD4<UInt32>() { break }
+                    j += 4
                 }
+                while j < n && gb[j] == a && pb[j] == b { j += 1 }
+                table.add(UInt64(a) << 32 | UInt64(b), j - i)
+                i = j
+            }
         }
 
         static func key(_ gt: Int, _ pred: Int) -> UInt64? {
