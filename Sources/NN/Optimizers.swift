@@ -89,12 +89,33 @@ public final class AdamW: Optimizer {
                 let stepSize = lr / bc1
                 let bc2Sqrt = bc2.squareRoot()
                 Threads.parallelFor(p.count, costPerItem: 8) { r in
-                    for i in r {
-                        pp[i] *= 1 - lr * wd
+                    // Eight lanes at a time (the scalar loop did not vectorise: the compiler
+                    // cannot tell that the four arrays do not overlap), the same operations in
+                    // the same order per element, so the results are those of the scalar tail.
+                    var i = r.lowerBound
+                    let decay = 1 - lr * wd
+                    while i + 8 <= r.upperBound {
+                        let gv = UnsafeRawPointer(pg + i).loadUnaligned(as: SIMD8<Float>.self)
+                        var pv8 = UnsafeRawPointer(pp + i).loadUnaligned(as: SIMD8<Float>.self)
+                        var mv = UnsafeRawPointer(pm + i).loadUnaligned(as: SIMD8<Float>.self)
+                        var vv = UnsafeRawPointer(pv + i).loadUnaligned(as: SIMD8<Float>.self)
+                        pv8 *= decay
+                        mv = b1 * mv + (1 - b1) * gv
+                        vv = b2 * vv + (1 - b2) * gv * gv
+                        let denom = vv.squareRoot() / bc2Sqrt + e
+                        pv8 -= stepSize * mv / denom
+                        UnsafeMutableRawPointer(pp + i).storeBytes(of: pv8, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(pm + i).storeBytes(of: mv, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(pv + i).storeBytes(of: vv, as: SIMD8<Float>.self)
+                        i += 8
+                    }
+                    while i < r.upperBound {
+                        pp[i] *= decay
                         pm[i] = b1 * pm[i] + (1 - b1) * pg[i]
                         pv[i] = b2 * pv[i] + (1 - b2) * pg[i] * pg[i]
                         let denom = pv[i].squareRoot() / bc2Sqrt + e
                         pp[i] -= stepSize * pm[i] / denom
+                        i += 1
                     }
                 }
             }
@@ -200,7 +221,21 @@ public func clipGradNorm(_ parameters: [Tensor], maxNorm: Float) -> Float {
     var total = 0.0
     for p in parameters {
         guard let g = p.grad else { continue }
-        for i in 0..<g.count { total += Double(g.data[i]) * Double(g.data[i]) }
+        // Four running sums (one serial Double sum was a noticeable part of a training step).
+        let d = g.data, n = g.count
+        var acc = SIMD4<Double>()
+        var i = 0
+        while i + 4 <= n {
+            let x = SIMD4<Double>(Double(d[i]), Double(d[i + 1]), Double(d[i + 2]), Double(d[i + 3]))
+            acc += x * x
+            i += 4
+        }
+        var tail = 0.0
+        while i < n {
+            tail += Double(d[i]) * Double(d[i])
+            i += 1
+        }
+        total += acc.sum() + tail
     }
     let norm = Float(total.squareRoot())
     let coef = maxNorm / (norm + 1e-6)

@@ -107,6 +107,27 @@ final class NNReferenceTests: XCTestCase {
         runOptimizer(ref.sgd_late) { SGD(groups: $0, momentum: 0.9) }
     }
 
+    /// AdamW's eight-lane loop gives bit for bit what its scalar loop gives: a 37-element
+    /// parameter (four blocks of eight and a tail) against 37 one-element parameters.
+    func testAdamW_VectorLoopEqualsScalarLoop() {
+        var rng = SplitMix64(seed: 3)
+        func values(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Int(rng.next() % 2001) - 1000) / 500 } }
+        let start = values(37)
+        let whole = Tensor(start, shape: [37], requiresGrad: true)
+        let singles = start.map { Tensor([$0], shape: [1], requiresGrad: true) }
+        let a = AdamW(groups: [ParameterGroup(parameters: [whole], learningRate: 1e-2, weightDecay: 0.05)])
+        let b = AdamW(groups: [ParameterGroup(parameters: singles, learningRate: 1e-2, weightDecay: 0.05)])
+        for _ in 0..<4 {
+            let g = values(37)
+            whole.grad = Tensor(g, shape: [37])
+            for (t, x) in zip(singles, g) { t.grad = Tensor([x], shape: [1]) }
+            a.step()
+            b.step()
+        }
+        XCTAssertEqual(whole.scalars, singles.map { $0.scalars[0] })
+        XCTAssertNotEqual(whole.scalars, start)
+    }
+
     func testClipGradNorm_MatchesPyTorch() throws {
         let ref = try Self.reference()
         let a = Tensor([3, 4], shape: [2], requiresGrad: true), b = Tensor([12], shape: [1, 1], requiresGrad: true)

@@ -46,7 +46,7 @@ extension Tensor {
                 for i in 0..<out.count { p[i] = Swift.max(p[i], 0) }
             }
             return Tensor.record(out, "conv2d", inputs) { g0 in
-                let g = relu ? binaryKernel(g0, out, "conv2d_relu_backward") { $1 > 0 ? $0 : 0 } : g0
+                let g = relu ? binaryKernel(g0, out, "conv2d_relu_backward", ReLUGradientFunction()) : g0
                 let gx = x.requiresGrad ? ConvReference.backwardData(g, weight, geo) : nil
                 let gw = weight.requiresGrad ? ConvReference.backwardWeight(g, x, geo) : nil
                 var gb: Tensor? = nil
@@ -56,7 +56,7 @@ extension Tensor {
         case .oneDNN:
             let out = ConvDNNL.forward(x, weight, bias, geo, relu: relu)
             return Tensor.record(out, "conv2d", inputs) { g0 in
-                let g = relu ? binaryKernel(g0, out, "conv2d_relu_backward") { $1 > 0 ? $0 : 0 } : g0
+                let g = relu ? binaryKernel(g0, out, "conv2d_relu_backward", ReLUGradientFunction()) : g0
                 // The input image needs no gradient (and the stem's backward-data is slow).
                 let gx = x.requiresGrad ? ConvDNNL.backwardData(g, weight, geo) : nil
                 var gw: Tensor? = nil, gb: Tensor? = nil

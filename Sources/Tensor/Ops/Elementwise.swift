@@ -23,9 +23,47 @@ func broadcastStrides(_ shape: [Int], to out: [Int]) -> [Int] {
     }
 }
 
+/// A function of two elements. The common ones are types of their own, so that the kernel
+/// specialised for them has the operation inlined in its loops (a closure reached the loops,
+/// inside the parallel-for closure, as a call per element that blocked vectorisation).
+protocol BinaryFunction {
+    func callAsFunction(_ x: Float, _ y: Float) -> Float
+}
+
+struct AddFunction: BinaryFunction {
+    @inline(__always) func callAsFunction(_ x: Float, _ y: Float) -> Float { x + y }
+}
+
+struct SubtractFunction: BinaryFunction {
+    @inline(__always) func callAsFunction(_ x: Float, _ y: Float) -> Float { x - y }
+}
+
+struct MultiplyFunction: BinaryFunction {
+    @inline(__always) func callAsFunction(_ x: Float, _ y: Float) -> Float { x * y }
+}
+
+struct DivideFunction: BinaryFunction {
+    @inline(__always) func callAsFunction(_ x: Float, _ y: Float) -> Float { x / y }
+}
+
+/// ReLU's backward: the gradient `x` where the output `y` is positive.
+struct ReLUGradientFunction: BinaryFunction {
+    @inline(__always) func callAsFunction(_ x: Float, _ y: Float) -> Float { y > 0 ? x : 0 }
+}
+
+struct ClosureFunction: BinaryFunction {
+    let f: (Float, Float) -> Float
+    @inline(__always) func callAsFunction(_ x: Float, _ y: Float) -> Float { f(x, y) }
+}
+
 /// Applies `f` elementwise to `a` and `b` broadcast together.
 @inline(__always)
 func binaryKernel(_ a: Tensor, _ b: Tensor, _ name: String, _ f: (Float, Float) -> Float) -> Tensor {
+    withoutActuallyEscaping(f) { f in binaryKernel(a, b, name, ClosureFunction(f: f)) }
+}
+
+/// Applies `f` elementwise to `a` and `b` broadcast together.
+func binaryKernel<F: BinaryFunction>(_ a: Tensor, _ b: Tensor, _ name: String, _ f: F) -> Tensor {
     if a.shape == b.shape {
         let out = Tensor.empty(a.shape)
         let pa = a.data, pb = b.data, po = out.data
@@ -94,17 +132,17 @@ func unaryKernel(_ a: Tensor, _ f: (Float) -> Float) -> Tensor {
 
 extension Tensor {
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        let out = binaryKernel(a, b, "add", +)
+        let out = binaryKernel(a, b, "add", AddFunction())
         return record(out, "add", [a, b]) { g in [g.unbroadcast(to: a.shape), g.unbroadcast(to: b.shape)] }
     }
 
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        let out = binaryKernel(a, b, "sub", -)
+        let out = binaryKernel(a, b, "sub", SubtractFunction())
         return record(out, "sub", [a, b]) { g in [g.unbroadcast(to: a.shape), (-g).unbroadcast(to: b.shape)] }
     }
 
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        let out = binaryKernel(a, b, "mul", *)
+        let out = binaryKernel(a, b, "mul", MultiplyFunction())
         return record(out, "mul", [a, b]) { g in
             [a.requiresGrad ? (g * b).unbroadcast(to: a.shape) : nil,
              b.requiresGrad ? (g * a).unbroadcast(to: b.shape) : nil]
@@ -112,7 +150,7 @@ extension Tensor {
     }
 
     public static func / (a: Tensor, b: Tensor) -> Tensor {
-        let out = binaryKernel(a, b, "div", /)
+        let out = binaryKernel(a, b, "div", DivideFunction())
         return record(out, "div", [a, b]) { g in
             [a.requiresGrad ? (g / b).unbroadcast(to: a.shape) : nil,
              b.requiresGrad ? (-(g * a) / (b * b)).unbroadcast(to: b.shape) : nil]
@@ -209,7 +247,7 @@ extension Tensor {
 
     public func relu() -> Tensor {
         let out = unaryKernel(self) { $0 > 0 ? $0 : 0 }
-        return Tensor.record(out, "relu", [self]) { g in [binaryKernel(g, out, "relu_backward") { $1 > 0 ? $0 : 0 }] }
+        return Tensor.record(out, "relu", [self]) { g in [binaryKernel(g, out, "relu_backward", ReLUGradientFunction())] }
     }
 
     public func sigmoid() -> Tensor {
@@ -250,7 +288,7 @@ extension Tensor {
             }
         }
         return Tensor.record(out, "add_relu", [a, b]) { g in
-            let gm = binaryKernel(g, out, "add_relu_backward") { $1 > 0 ? $0 : 0 }
+            let gm = binaryKernel(g, out, "add_relu_backward", ReLUGradientFunction())
             return [gm, gm]
         }
     }
