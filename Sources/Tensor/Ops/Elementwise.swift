@@ -119,9 +119,42 @@ func binaryKernel<F: BinaryFunction>(_ a: Tensor, _ b: Tensor, _ name: String, _
     return out
 }
 
+/// A function of one element; the cheap common ones are types of their own (see BinaryFunction).
+protocol UnaryFunction {
+    func callAsFunction(_ x: Float) -> Float
+}
+
+struct AddScalarFunction: UnaryFunction {
+    let s: Float
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { x + s }
+}
+
+struct ScaleFunction: UnaryFunction {
+    let s: Float
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { x * s }
+}
+
+struct NegateFunction: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { -x }
+}
+
+struct ReLUFunction: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? x : 0 }
+}
+
+struct UnaryClosureFunction: UnaryFunction {
+    let f: (Float) -> Float
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { f(x) }
+}
+
 /// Applies `f` to every element.
 @inline(__always)
 func unaryKernel(_ a: Tensor, _ f: (Float) -> Float) -> Tensor {
+    withoutActuallyEscaping(f) { f in unaryKernel(a, UnaryClosureFunction(f: f)) }
+}
+
+/// Applies `f` to every element.
+func unaryKernel<F: UnaryFunction>(_ a: Tensor, _ f: F) -> Tensor {
     let out = Tensor.empty(a.shape)
     let pa = a.data, po = out.data
     Threads.parallelFor(a.count, costPerItem: 4) { r in for i in r { po[i] = f(pa[i]) } }
@@ -158,7 +191,7 @@ extension Tensor {
     }
 
     public static func + (a: Tensor, s: Float) -> Tensor {
-        let out = unaryKernel(a) { $0 + s }
+        let out = unaryKernel(a, AddScalarFunction(s: s))
         return record(out, "add_scalar", [a]) { g in [g] }
     }
 
@@ -171,7 +204,7 @@ extension Tensor {
     }
 
     public static func * (a: Tensor, s: Float) -> Tensor {
-        let out = unaryKernel(a) { $0 * s }
+        let out = unaryKernel(a, ScaleFunction(s: s))
         return record(out, "mul_scalar", [a]) { g in [g * s] }
     }
 
@@ -179,7 +212,7 @@ extension Tensor {
     public static func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
 
     public static prefix func - (a: Tensor) -> Tensor {
-        let out = unaryKernel(a) { -$0 }
+        let out = unaryKernel(a, NegateFunction())
         return record(out, "neg", [a]) { g in [-g] }
     }
 
@@ -246,7 +279,7 @@ extension Tensor {
     }
 
     public func relu() -> Tensor {
-        let out = unaryKernel(self) { $0 > 0 ? $0 : 0 }
+        let out = unaryKernel(self, ReLUFunction())
         return Tensor.record(out, "relu", [self]) { g in [binaryKernel(g, out, "relu_backward", ReLUGradientFunction())] }
     }
 
