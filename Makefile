@@ -38,7 +38,7 @@ release: deps
 DEMO_TRAIN_FLAGS ?= --backbone resnet18 --input-size 128 --preset none --d-model 128 --heads 8 \
 	--enc-layers 2 --dec-layers 2 --ffn 512 --queries 16 --dropout 0 --lr 2e-4 --min-lr 2e-5 \
 	--batch 8 --epochs $(DEMO_EPOCHS) --eval-period 4 --save-period 4 --workers 1 --time-limit $(DEMO_TIME_LIMIT)
-DEMO_EPOCHS ?= 20
+DEMO_EPOCHS ?= 24
 DEMO_TIME_LIMIT ?= 720
 # Detections drawn on the pictures: a model trained for minutes is rarely sure of itself.
 DEMO_CONFIDENCE ?= 0.3
