@@ -115,18 +115,30 @@ public enum Functional {
     /// `(x, y)` onto a `canvasWidth x canvasHeight` canvas of `fill`; parts outside the canvas
     /// are cut, boxes are moved and clipped (`x1, y1 >= 0`, `x2 <= W`, `y2 <= H`, as the
     /// reference), masks follow. The building block of letterbox and the scale jitter.
+    /// `integerBoxes`: the reference's box arithmetic, which keeps boxes in an int array:
+    /// `x * nw / iw + dx` in double precision, truncated toward zero, then clipped.
     public static func resizeAndPaste(_ s: Sample, width nw: Int, height nh: Int, x dx: Int, y dy: Int,
                                       canvasWidth w: Int, canvasHeight h: Int,
                                       fill: (UInt8, UInt8, UInt8) = (128, 128, 128),
-                                      filter: ResampleFilter = .bicubic) -> Sample {
+                                      filter: ResampleFilter = .bicubic, integerBoxes: Bool = false) -> Sample {
         let resized = resize(s, height: max(1, nh), width: max(1, nw), filter: filter)
         var out = resized
         var canvas = RGBImage(width: w, height: h, fill: fill)
         paste(resized.image, onto: &canvas, x: dx, y: dy)
         out.image = canvas
         let fx = Float(dx), fy = Float(dy), fw = Float(w), fh = Float(h)
-        out.target.boxes = resized.target.boxes.map { b in
-            Box(max(b.x1 + fx, 0), max(b.y1 + fy, 0), min(b.x2 + fx, fw), min(b.y2 + fy, fh))
+        if integerBoxes, s.image.width > 0, s.image.height > 0 {
+            let sx = Double(max(1, nw)), sy = Double(max(1, nh))
+            let iw = Double(s.image.width), ih = Double(s.image.height)
+            func mapX(_ x: Float) -> Float { Float((Double(x) * sx / iw + Double(dx)).rounded(.towardZero)) }
+            func mapY(_ y: Float) -> Float { Float((Double(y) * sy / ih + Double(dy)).rounded(.towardZero)) }
+            out.target.boxes = s.target.boxes.map { b in
+                Box(max(mapX(b.x1), 0), max(mapY(b.y1), 0), min(mapX(b.x2), fw), min(mapY(b.y2), fh))
+            }
+        } else {
+            out.target.boxes = resized.target.boxes.map { b in
+                Box(max(b.x1 + fx, 0), max(b.y1 + fy, 0), min(b.x2 + fx, fw), min(b.y2 + fy, fh))
+            }
         }
         out.target.areas = out.target.boxes.map(\.area)
         if let m = resized.target.masks {
@@ -143,13 +155,15 @@ public enum Functional {
 
     /// The reference validation transform: scale to fit `width x height` keeping the aspect
     /// ratio (`int(iw * scale)`), bicubic, centred (`(W - nw) // 2`) on grey (128, 128, 128).
-    public static func letterbox(_ s: Sample, width w: Int, height h: Int, filter: ResampleFilter = .bicubic) -> Sample {
+    /// `integerBoxes` as in `resizeAndPaste`.
+    public static func letterbox(_ s: Sample, width w: Int, height h: Int, filter: ResampleFilter = .bicubic,
+                                 integerBoxes: Bool = false) -> Sample {
         let iw = s.image.width, ih = s.image.height
         guard iw > 0, ih > 0 else { return resizeAndPaste(s, width: w, height: h, x: 0, y: 0, canvasWidth: w, canvasHeight: h) }
         let scale = min(Double(w) / Double(iw), Double(h) / Double(ih))
         let nw = Int(Double(iw) * scale), nh = Int(Double(ih) * scale)
         return resizeAndPaste(s, width: nw, height: nh, x: (w - nw) / 2, y: (h - nh) / 2, canvasWidth: w, canvasHeight: h,
-                              filter: filter)
+                              filter: filter, integerBoxes: integerBoxes)
     }
 
     // MARK: pixel helpers

@@ -116,36 +116,43 @@ public struct Resize: Transform {
     }
 }
 
-/// Letterbox onto grey 128 (the reference's validation transform).
+/// Letterbox onto grey 128 (the reference's validation transform; boxes truncated to whole
+/// pixels as the reference's int arrays do, unless `integerBoxes` is false).
 public struct Letterbox: Transform {
     public var width: Int
     public var height: Int
+    public var integerBoxes: Bool
 
-    public init(width: Int, height: Int) {
+    public init(width: Int, height: Int, integerBoxes: Bool = true) {
         self.width = width
         self.height = height
+        self.integerBoxes = integerBoxes
     }
 
     public func apply(_ sample: Sample, using rng: inout SplitMix64) throws -> Sample {
-        Functional.letterbox(sample, width: width, height: height)
+        Functional.letterbox(sample, width: width, height: height, integerBoxes: integerBoxes)
     }
 }
 
 /// The reference training script's geometric jitter (`get_random_data` with `random=True`):
 /// aspect ratio `iw/ih * U(1-j, 1+j) / U(1-j, 1+j)`, scale `U(0.25, 2)` of the output size,
 /// bicubic resize, pasted at a random offset `int(U(0, W - nw))`, `int(U(0, H - nh))` onto a
-/// grey `width x height` canvas (parts may fall outside it).
+/// grey `width x height` canvas (parts may fall outside it). Boxes are truncated to whole
+/// pixels as the reference's int arrays do, unless `integerBoxes` is false.
 public struct RandomScaleJitter: Transform {
     public var width: Int
     public var height: Int
     public var jitter: Double
     public var scaleRange: ClosedRange<Double>
+    public var integerBoxes: Bool
 
-    public init(width: Int, height: Int, jitter: Double = 0.3, scaleRange: ClosedRange<Double> = 0.25...2) {
+    public init(width: Int, height: Int, jitter: Double = 0.3, scaleRange: ClosedRange<Double> = 0.25...2,
+                integerBoxes: Bool = true) {
         self.width = width
         self.height = height
         self.jitter = jitter
         self.scaleRange = scaleRange
+        self.integerBoxes = integerBoxes
     }
 
     static func uniform(_ a: Double, _ b: Double, _ rng: inout SplitMix64) -> Double {
@@ -170,7 +177,8 @@ public struct RandomScaleJitter: Transform {
         nh = max(1, nh)
         let dx = Int(Self.uniform(0, Double(width - nw), &rng))
         let dy = Int(Self.uniform(0, Double(height - nh), &rng))
-        return Functional.resizeAndPaste(sample, width: nw, height: nh, x: dx, y: dy, canvasWidth: width, canvasHeight: height)
+        return Functional.resizeAndPaste(sample, width: nw, height: nh, x: dx, y: dy, canvasWidth: width, canvasHeight: height,
+                                         integerBoxes: integerBoxes)
     }
 }
 

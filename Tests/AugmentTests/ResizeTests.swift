@@ -89,6 +89,37 @@ final class ResizeTests: XCTestCase {
         XCTAssertEqual(l.target.masks![0, 5, 20], 1)
     }
 
+    /// The reference preset's boxes against the reference's own int-array arithmetic (numpy, via
+    /// scripts/fixtures/reference_boxes.py): paste with scale and offset (negative offsets too),
+    /// optional flip, clip, boxes of at most 1 pixel dropped.
+    func testReferenceBoxes_MatchTheReferenceIntArithmetic() throws {
+        struct Case: Decodable {
+            let iw, ih, nw, nh, dx, dy, w, h: Int
+            let flip: Bool
+            let boxes: [[Int]]
+            let expected: [[Int]]
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixtures + "/reference_boxes.json"))
+        let cases = try JSONDecoder().decode([Case].self, from: data)
+        XCTAssertEqual(cases.count, 60)
+        var rng = SplitMix64(seed: 0)
+        for (k, c) in cases.enumerated() {
+            let boxes = c.boxes.map { Box(Float($0[0]), Float($0[1]), Float($0[2]), Float($0[3])) }
+            let image = RGBImage(width: c.iw, height: c.ih)
+            let sample = Sample(image: image, target: Target(boxes: boxes, labels: c.boxes.map { $0[4] }))
+            var r = Functional.resizeAndPaste(sample, width: c.nw, height: c.nh, x: c.dx, y: c.dy, canvasWidth: c.w,
+                                              canvasHeight: c.h, integerBoxes: true)
+            if c.flip { r = Functional.hflip(r) }
+            r = try DropSmallBoxes(minSize: 1).apply(r, using: &rng)
+            let got = zip(r.target.boxes, r.target.labels).map { [Int($0.x1), Int($0.y1), Int($0.x2), Int($0.y2), $1] }
+            XCTAssertEqual(got, c.expected, "case \(k)")
+        }
+        // Without integerBoxes the boxes keep their fractions.
+        let s = Sample(image: RGBImage(width: 100, height: 50), target: Target(boxes: [Box(10, 10, 33, 47)], labels: [0]))
+        XCTAssertEqual(Functional.letterbox(s, width: 64, height: 64).target.boxes[0].x1, 6.4, accuracy: 1e-5)
+        XCTAssertEqual(Functional.letterbox(s, width: 64, height: 64, integerBoxes: true).target.boxes, [Box(6, 22, 21, 46)])
+    }
+
     func testScaleJitter_StaysInCanvasAndIsSeeded() throws {
         let s = patternSample(width: 64, height: 48, boxes: [Box(5, 5, 30, 40), Box(40, 2, 63, 20)])
         let t = Preset.reference.train(inputSize: 96)
