@@ -12,6 +12,38 @@ final class ValueTests: XCTestCase {
         XCTAssertNil(broadcastShape([2, 3], [4, 3]))
     }
 
+    /// Broadcast products against a naive index computation, for shape pairs whose dimensions
+    /// merge in the kernel (a weight times a per-channel scale) and pairs that do not.
+    func testBroadcastMatchesNaiveIndexing() {
+        let pairs: [([Int], [Int])] = [([4, 3, 2, 2], [4, 1, 1, 1]), ([2, 1, 3], [1, 4, 3]), ([5, 1], [1, 6]),
+                                       ([2, 3, 4, 5], [1, 3, 1, 5]), ([3, 4, 5], [5]), ([1, 1, 7], [2, 3, 1]),
+                                       ([2, 2, 1, 3], [2, 1, 4, 3]), ([6], [1])]
+        for (sa, sb) in pairs {
+            let na = sa.reduce(1, *), nb = sb.reduce(1, *)
+            let a = t((0..<na).map { Float($0 % 13) - 6 }, sa), b = t((0..<nb).map { Float($0 % 7) + 1 }, sb)
+            let shape = broadcastShape(sa, sb)!
+            let n = shape.reduce(1, *)
+            func index(_ flat: Int, into s: [Int]) -> Int {
+                // The element of a tensor of shape `s` (right-aligned, broadcast) at output index `flat`.
+                var rem = flat, idx = 0, step = 1
+                for d in stride(from: shape.count - 1, through: 0, by: -1) {
+                    let i = rem % shape[d]
+                    rem /= shape[d]
+                    let k = d - (shape.count - s.count)
+                    if k >= 0 {
+                        if s[k] != 1 { idx += i * step }
+                        step *= s[k]
+                    }
+                }
+                return idx
+            }
+            let want = (0..<n).map { a.scalars[index($0, into: sa)] * b.scalars[index($0, into: sb)] }
+            XCTAssertEqual((a * b).scalars, want, "\(sa) * \(sb)")
+            XCTAssertEqual((b * a).scalars, want, "\(sb) * \(sa)")
+            XCTAssertEqual((a * b).shape, shape)
+        }
+    }
+
     func testShapeValues() {
         let a = t([0, 1, 2, 3, 4, 5], [2, 3])
         XCTAssertEqual(a.transpose(0, 1).scalars, [0, 3, 1, 4, 2, 5])
