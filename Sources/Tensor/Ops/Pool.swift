@@ -17,20 +17,24 @@ extension Tensor {
                 for plane in r {
                     let src = px + plane * h * w
                     for oy in 0..<ho {
+                        // The window's rows and columns inside the image, found once per row and
+                        // output instead of tested per element.
+                        let y0 = oy * s.0 - padding.0
+                        let kyLo = Swift.max(0, -y0), kyHi = Swift.min(kernel.0, h - y0)
                         for ox in 0..<wo {
+                            let x0 = ox * s.1 - padding.1
+                            let kxLo = Swift.max(0, -x0), kxHi = Swift.min(kernel.1, w - x0)
                             var best = -Float.infinity
                             var bi: Int32 = -1
-                            for ki in 0..<kernel.0 {
-                                let iy = oy * s.0 - padding.0 + ki
-                                if iy < 0 || iy >= h { continue }
-                                for kj in 0..<kernel.1 {
-                                    let ix = ox * s.1 - padding.1 + kj
-                                    if ix < 0 || ix >= w { continue }
-                                    let v = src[iy * w + ix]
-                                    if v > best || bi < 0 || v.isNaN {
+                            // The first largest element (ties keep the first), or the first NaN.
+                            window: for ki in kyLo..<Swift.max(kyLo, kyHi) {
+                                let rowStart = (y0 + ki) * w + x0
+                                for kj in kxLo..<Swift.max(kxLo, kxHi) {
+                                    let v = src[rowStart + kj]
+                                    if !(v <= best) || bi < 0 {
                                         best = v
-                                        bi = Int32(iy * w + ix)
-                                        if v.isNaN { break }
+                                        bi = Int32(rowStart + kj)
+                                        if v.isNaN { break window }
                                     }
                                 }
                             }
