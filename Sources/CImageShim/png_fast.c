@@ -437,11 +437,10 @@ int detr_png_fast_decode(const uint8_t *data, size_t size, int mode, void *out) 
     static __thread struct detr_png_rows kept = {0};
     const size_t keepLimit = (size_t)16 << 20;
     struct detr_png_rows *st = &kept;
-    if (png_inflate(st, data, size) != 0) return -1;
-    const uint32_t w = st->width, h = st->height;
+    int rc = png_inflate(st, data, size);
+    const uint32_t w = st->width, h = rc == 0 ? st->height : 0;
     const int bpp = st->bpp;
     const size_t rowBytes = (size_t)w * (size_t)bpp;
-    int rc = 0;
     for (size_t y = 0; y < h; y++) {
         const uint8_t *cur = png_next_row(st);
         if (!cur) {
@@ -465,6 +464,7 @@ int detr_png_fast_decode(const uint8_t *data, size_t size, int mode, void *out) 
             row_ids(cur, w, bpp, (uint32_t *)out + y * (size_t)w);
         }
     }
+    // Also after a failed inflate (a header may claim a huge image).
     if (st->capacity > keepLimit) {
         free(st->raw);
         st->raw = NULL;
