@@ -234,6 +234,9 @@ struct detr_png_rows {
 /// Walks the chunks (CRCs, IDAT runs, critical chunks, IEND) and inflates the IDAT stream into
 /// `st->raw`. 0, or -1 where the fast path does not apply.
 static int png_inflate(struct detr_png_rows *st, const uint8_t *data, size_t size) {
+    // No rows until this image has inflated (next_row after a failed begin returns NULL).
+    st->height = 0;
+    st->row = 0;
     uint32_t w, h;
     const int bpp = fast_layout(data, size, &w, &h);
     if (!bpp) return -1;

@@ -282,6 +282,10 @@ final class PNGFastPathTests: XCTestCase {
         var row = [UInt32](repeating: 0, count: 8)
         let ok = (0..<3).map { _ in row.withUnsafeMutableBufferPointer { reader.nextRow(into: $0.baseAddress!) } }
         XCTAssertEqual(ok, [true, true, false])
+        // A reader whose begin failed gives no rows (even after an earlier image).
+        let bad = Array(bytes.prefix(60))
+        XCTAssertNil(bad.withUnsafeBufferPointer { reader.begin($0) })
+        XCTAssertFalse(row.withUnsafeMutableBufferPointer { reader.nextRow(into: $0.baseAddress!) })
         // A flipped CRC byte: refused by the fast path.
         var crc = Self.png(px, width: 8, height: 4, channels: 3, filters: { _ in 4 })
         crc[crc.count - 20] ^= 1
