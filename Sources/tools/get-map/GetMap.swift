@@ -13,7 +13,9 @@ struct GetMap: ParsableCommand {
         writes every number (fractions in [0, 1], classes keyed by name). Bad input ends the \
         run with one line naming the file and a non-zero exit status.
         Without a mode name, get-map runs 'model': 'get-map logs/best --mode 0' evaluates a \
-        checkpoint on the test split of VOCdevkit, as the reference get_map.py.
+        checkpoint on the test split of VOCdevkit, as the reference get_map.py. A checkpoint \
+        folder named like a mode (voc, coco, panoptic, model) is read as that mode: write \
+        './voc' or 'get-map model voc'.
         """,
         subcommands: [ModelCommand.self, VOCCommand.self, COCOCommand.self, PanopticCommand.self],
         defaultSubcommand: ModelCommand.self)
