@@ -6,16 +6,8 @@ import CImageShim
 extension ImageIO {
     /// RGB pixels by the fast path, or nil when it does not take the file (decode with libpng).
     static func decodePNGFast(_ bytes: [UInt8]) -> RGBImage? {
-        bytes.withUnsafeBufferPointer { buf -> RGBImage? in
-            var w: Int32 = 0, h: Int32 = 0
-            guard detr_png_fast_info(buf.baseAddress, buf.count, &w, &h) == 0 else { return nil }
-            let count = Int(w) * Int(h) * 3
-            var ok = false
-            let pixels = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
-                ok = detr_png_fast_decode(buf.baseAddress, buf.count, 0, out.baseAddress) == 0
-                initialized = ok ? count : 0
-            }
-            return ok ? RGBImage(width: Int(w), height: Int(h), pixels: pixels) : nil
+        fastDecode(bytes, mode: 0, valuesPerPixel: 3, as: UInt8.self).map {
+            RGBImage(width: $0.width, height: $0.height, pixels: $0.values)
         }
     }
 
@@ -23,29 +15,24 @@ extension ImageIO {
     /// + 256^2 B per pixel (alpha ignored; the gray value for gray files), row-major. Nil when the
     /// fast path does not take the file: decode it with `decode` and convert.
     public static func decodePNGSegmentIDs(_ bytes: [UInt8]) -> (width: Int, height: Int, ids: [UInt32])? {
-        bytes.withUnsafeBufferPointer { buf -> (width: Int, height: Int, ids: [UInt32])? in
-            guard let (w, h) = pngFastPathSize(buf) else { return nil }
+        fastDecode(bytes, mode: 1, valuesPerPixel: 1, as: UInt32.self).map { ($0.width, $0.height, $0.values) }
+    }
+
+    /// The fast path's `detr_png_fast_decode` in `mode` (0: RGB bytes, 1: segment ids) straight
+    /// into a new array of `valuesPerPixel` values per pixel.
+    private static func fastDecode<T>(_ bytes: [UInt8], mode: Int32, valuesPerPixel: Int,
+                                      as: T.Type) -> (width: Int, height: Int, values: [T])? {
+        bytes.withUnsafeBufferPointer { buf -> (width: Int, height: Int, values: [T])? in
+            var w: Int32 = 0, h: Int32 = 0
+            guard detr_png_fast_info(buf.baseAddress, buf.count, &w, &h) == 0 else { return nil }
+            let count = Int(w) * Int(h) * valuesPerPixel
             var ok = false
-            let ids = [UInt32](unsafeUninitializedCapacity: w * h) { out, initialized in
-                ok = decodePNGSegmentIDs(buf, into: out.baseAddress!)
-                initialized = ok ? w * h : 0
+            let values = [T](unsafeUninitializedCapacity: count) { out, initialized in
+                ok = detr_png_fast_decode(buf.baseAddress, buf.count, mode, out.baseAddress) == 0
+                initialized = ok ? count : 0
             }
-            return ok ? (w, h, ids) : nil
+            return ok ? (Int(w), Int(h), values) : nil
         }
-    }
-
-    /// Width and height when the PNG fast path takes the file (8-bit non-interlaced gray, RGB or
-    /// RGBA); nil otherwise.
-    public static func pngFastPathSize(_ bytes: UnsafeBufferPointer<UInt8>) -> (width: Int, height: Int)? {
-        var w: Int32 = 0, h: Int32 = 0
-        guard detr_png_fast_info(bytes.baseAddress, bytes.count, &w, &h) == 0 else { return nil }
-        return (Int(w), Int(h))
-    }
-
-    /// Writes the segment ids of a file `pngFastPathSize` accepted into `ids` (width * height
-    /// values); false when the fast path finds the file irregular (decode it with `decode`).
-    public static func decodePNGSegmentIDs(_ bytes: UnsafeBufferPointer<UInt8>, into ids: UnsafeMutablePointer<UInt32>) -> Bool {
-        detr_png_fast_decode(bytes.baseAddress, bytes.count, 1, ids) == 0
     }
 }
 

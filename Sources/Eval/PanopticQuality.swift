@@ -18,9 +18,10 @@ import Foundation
 //   All / Things / Stuff average over the categories with any TP, FP or FN.
 // Predicted areas are counted from the PNG; a predicted id in the PNG and not in the JSON
 // (other than 0), one in the JSON and not in the PNG, and an unknown category are errors, as
-// in panopticapi. Images are evaluated in parallel; sums are taken in image order. PNGs go
-// through the Datasets PNG fast path (libdeflate inflate, ids written straight into a worker's
-// reused buffer) where it applies, else through libpng; the ids are the same either way.
+// in panopticapi. Images are evaluated in parallel; sums are taken in image order. The two PNGs
+// of an image go through the Datasets PNG fast path a row at a time (libdeflate inflate, the
+// runs of equal id pairs found on the rows, no whole id maps) where it applies; other files are
+// decoded whole (libpng); the counts are the same either way.
 
 /// The counts of one category.
 public struct PanopticCategoryStat: Sendable, Equatable {
@@ -117,49 +118,6 @@ public enum PanopticQuality {
         }
     }
 
-    /// A decoded segment map held in a worker's buffer (valid until the buffer's next load).
-    struct SegmentView {
-        var width: Int
-        var height: Int
-        var ids: UnsafeBufferPointer<UInt32>
-    }
-
-    /// A worker's reusable id buffer: fresh megabyte-sized arrays for every PNG cost page faults
-    /// that are a noticeable part of an evaluation.
-    struct IDBuffer {
-        private var storage = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
-        private var capacity = 1
-
-        /// Reads and decodes a segment-id PNG (fast path, else SegmentMap.load's checks and libpng).
-        mutating func load(_ path: String) throws -> SegmentView {
-            try load(bytes: try FileIO.readBytes(path), path: path)
-        }
-
-        /// Decodes a segment-id PNG's bytes; `path` names the file in errors.
-        mutating func load(bytes: [UInt8], path: String) throws -> SegmentView {
-            let fast: SegmentView? = bytes.withUnsafeBufferPointer { buf in
-                guard let (w, h) = ImageIO.pngFastPathSize(buf) else { return nil }
-                reserve(w * h)
-                guard ImageIO.decodePNGSegmentIDs(buf, into: storage) else { return nil }
-                return SegmentView(width: w, height: h, ids: UnsafeBufferPointer(start: storage, count: w * h))
-            }
-            if let fast { return fast }
-            let map = try SegmentMap.load(bytes: bytes, path: path)
-            reserve(map.ids.count)
-            map.ids.withUnsafeBufferPointer { _ = UnsafeMutableBufferPointer(start: storage, count: map.ids.count).initialize(from: $0) }
-            return SegmentView(width: map.width, height: map.height, ids: UnsafeBufferPointer(start: storage, count: map.ids.count))
-        }
-
-        private mutating func reserve(_ n: Int) {
-            guard n > capacity else { return }
-            storage.deallocate()
-            storage = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
-            capacity = n
-        }
-
-        func free() { storage.deallocate() }
-    }
-
     /// Evaluates predictions against ground truth read from panoptic JSON files and their PNG
     /// folders. `threads` images are decoded and evaluated at once; `progress(done, total)` is
     /// called (from worker threads) after each image.
@@ -210,10 +168,9 @@ public enum PanopticQuality {
         nonisolated(unsafe) var done = 0
         let workers = max(1, min(threads, count))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            // Each worker decodes into its own buffers, reused from image to image.
-            var gtBuffer = IDBuffer(), predBuffer = IDBuffer()
+            // Each worker decodes with its own row readers, reused from image to image.
             var rows = RowPairReader()
-            defer { gtBuffer.free(); predBuffer.free(); rows.free() }
+            defer { rows.free() }
             while true {
                 lock.lock()
                 let i = next
@@ -232,8 +189,8 @@ public enum PanopticQuality {
                     }
                     // Files the row-wise fast path does not take (or finds irregular, or of
                     // different sizes) are decoded whole, with the errors that gives.
-                    let gtMap = try gtBuffer.load(bytes: gtBytes, path: gtPath)
-                    let predMap = try predBuffer.load(bytes: predBytes, path: predPath)
+                    let gtMap = try SegmentMap.load(bytes: gtBytes, path: gtPath)
+                    let predMap = try SegmentMap.load(bytes: predBytes, path: predPath)
                     return try evaluateImage(groundTruth: gtMap, groundTruthSegments: g.segments,
                                              prediction: predMap, predictionSegments: p.segments,
                                              categories: categoryIDs, groundTruthPath: gtPath, predictionPath: predPath)
@@ -435,27 +392,14 @@ public enum PanopticQuality {
                                      prediction: SegmentMap, predictionSegments: [PanopticSegment],
                                      categories: Set<Int>, groundTruthPath: String = "<ground truth>",
                                      predictionPath: String = "<prediction>") throws -> [Int: PanopticCategoryStat] {
-        try groundTruth.ids.withUnsafeBufferPointer { g in
-            try prediction.ids.withUnsafeBufferPointer { p in
-                try evaluateImage(groundTruth: SegmentView(width: groundTruth.width, height: groundTruth.height, ids: g),
-                                  groundTruthSegments: groundTruthSegments,
-                                  prediction: SegmentView(width: prediction.width, height: prediction.height, ids: p),
-                                  predictionSegments: predictionSegments, categories: categories,
-                                  groundTruthPath: groundTruthPath, predictionPath: predictionPath)
-            }
-        }
-    }
-
-    static func evaluateImage(groundTruth: SegmentView, groundTruthSegments: [PanopticSegment],
-                              prediction: SegmentView, predictionSegments: [PanopticSegment],
-                              categories: Set<Int>, groundTruthPath: String,
-                              predictionPath: String) throws -> [Int: PanopticCategoryStat] {
         guard groundTruth.width == prediction.width, groundTruth.height == prediction.height,
               groundTruth.ids.count == prediction.ids.count else {
             throw PanopticError.inconsistentSegments(path: predictionPath,
                 reason: "size \(prediction.width)x\(prediction.height) differs from the ground truth's \(groundTruth.width)x\(groundTruth.height) (\(groundTruthPath))")
         }
-        let pairs = PixelPairs(groundTruth: groundTruth.ids, prediction: prediction.ids)
+        let pairs = groundTruth.ids.withUnsafeBufferPointer { g in
+            prediction.ids.withUnsafeBufferPointer { p in PixelPairs(groundTruth: g, prediction: p) }
+        }
         return try evaluateImage(pairs: pairs, groundTruthSegments: groundTruthSegments,
                                  predictionSegments: predictionSegments, categories: categories,
                                  groundTruthPath: groundTruthPath, predictionPath: predictionPath)
