@@ -72,6 +72,17 @@ static inline uint32_t add_bytes(uint32_t a, uint32_t b) {
     return ((a & 0x7F7F7F7Fu) + (b & 0x7F7F7F7Fu)) ^ ((a ^ b) & 0x80808080u);
 }
 
+/// Stores the low 3 (as 2 + 1 bytes) or 4 bytes of `v` at `p`.
+static inline __attribute__((always_inline)) void store_px(uint8_t *p, uint32_t v, int bpp) {
+    if (bpp == 3) {
+        const uint16_t lo = (uint16_t)v;
+        memcpy(p, &lo, 2);
+        p[2] = (uint8_t)(v >> 16);
+    } else {
+        memcpy(p, &v, 4);
+    }
+}
+
 /// Paeth for 3 or 4 bytes per pixel, a pixel at a time with the left (a) and upper-left (c)
 /// pixels carried in registers. Where the pixel above equals the one above-left (b == c, flat
 /// areas: most pixels of segment maps) the predictor is a; otherwise it is computed per byte in
@@ -92,13 +103,7 @@ static inline __attribute__((always_inline)) void paeth_px(uint8_t *cur, const u
         if (b == c) {
             if (r == 0) {
                 // Flat: the pixel repeats the left one (no add on the carried chain).
-                if (bpp == 3) {
-                    const uint16_t lo = (uint16_t)a;
-                    memcpy(cur + x, &lo, 2);
-                    cur[x + 2] = (uint8_t)(a >> 16);
-                } else {
-                    memcpy(cur + x, &a, 4);
-                }
+                store_px(cur + x, a, bpp);
                 c = b;
                 continue;
             }
@@ -119,13 +124,7 @@ static inline __attribute__((always_inline)) void paeth_px(uint8_t *cur, const u
             pred = (uint32_t)_mm_cvtsi128_si32(_mm_packus_epi16(vp, vp)) & mask;
         }
         const uint32_t out = add_bytes(r, pred) & mask;
-        if (bpp == 3) {
-            const uint16_t lo = (uint16_t)out;
-            memcpy(cur + x, &lo, 2);
-            cur[x + 2] = (uint8_t)(out >> 16);
-        } else {
-            memcpy(cur + x, &out, 4);
-        }
+        store_px(cur + x, out, bpp);
         a = out;
         c = b;
     }
@@ -155,6 +154,13 @@ static inline __attribute__((always_inline)) void sub_px(uint8_t *cur, size_t n,
     }
 }
 
+/// The Sub filter with a constant bpp per loop.
+static void sub_row(uint8_t *cur, size_t n, int bpp) {
+    if (bpp == 3) sub_px(cur, n, 3);
+    else if (bpp == 4) sub_px(cur, n, 4);
+    else sub_px(cur, n, 1);
+}
+
 /// Up filter: each byte plus the byte above, 16 at a time.
 static inline void up_row(uint8_t *cur, const uint8_t *prev, size_t n) {
     size_t x = 0;
@@ -175,9 +181,7 @@ static int unfilter_row(uint8_t *cur, const uint8_t *prev, size_t n, int bpp, ui
     case 0:
         return 0;
     case 1:
-        if (bpp == 3) sub_px(cur, n, 3);
-        else if (bpp == 4) sub_px(cur, n, 4);
-        else sub_px(cur, n, 1);
+        sub_row(cur, n, bpp);
         return 0;
     case 2:
         if (prev) up_row(cur, prev, n);
@@ -207,9 +211,7 @@ static int unfilter_row(uint8_t *cur, const uint8_t *prev, size_t n, int bpp, ui
             for (; x < n; x++) cur[x] = (uint8_t)(cur[x] + paeth(cur[x - bpp], prev[x], prev[x - bpp]));
         } else {
             // Paeth with b = c = 0 predicts a: the Sub filter.
-            if (bpp == 3) sub_px(cur, n, 3);
-            else if (bpp == 4) sub_px(cur, n, 4);
-            else sub_px(cur, n, 1);
+            sub_row(cur, n, bpp);
         }
         return 0;
     default:
@@ -332,32 +334,25 @@ static const uint8_t *png_next_row(struct detr_png_rows *st) {
     return cur;
 }
 
-/// Segment ids of one unfiltered row: R + 256 G + 256^2 B, or the gray value.
-static void row_ids(const uint8_t *cur, uint32_t w, int bpp, uint32_t *o) {
-    if (bpp == 3) {
-        // A 4-byte load per pixel, the fourth byte masked off (the last pixel's fourth byte is
-        // the next row's filter type or the buffer's slack).
-        for (size_t x = 0; x < w; x++) {
-            uint32_t v;
-            memcpy(&v, cur + 3 * x, 4);
-            o[x] = v & 0xFFFFFFu;
-        }
-    } else if (bpp == 4) {
-        for (size_t x = 0; x < w; x++) {
-            uint32_t v;
-            memcpy(&v, cur + 4 * x, 4);
-            o[x] = v & 0xFFFFFFu;
-        }
-    } else {
-        for (size_t x = 0; x < w; x++) o[x] = cur[x];
-    }
-}
-
-static inline uint32_t pixel_id(const uint8_t *row, size_t x, int bpp) {
+/// The segment id of pixel `x` of an unfiltered row: R + 256 G + 256^2 B, or the gray value.
+/// RGB pixels are read as 4-byte words with the fourth byte masked off (the last pixel's fourth
+/// byte is the next row's filter type or the buffer's slack).
+static inline __attribute__((always_inline)) uint32_t pixel_id(const uint8_t *row, size_t x, int bpp) {
     uint32_t v;
     if (bpp == 1) return row[x];
     memcpy(&v, row + x * (size_t)bpp, 4);
     return v & 0xFFFFFFu;
+}
+
+/// Segment ids of one unfiltered row (the loop per constant bpp).
+static void row_ids(const uint8_t *cur, uint32_t w, int bpp, uint32_t *o) {
+    if (bpp == 3) {
+        for (size_t x = 0; x < w; x++) o[x] = pixel_id(cur, x, 3);
+    } else if (bpp == 4) {
+        for (size_t x = 0; x < w; x++) o[x] = pixel_id(cur, x, 4);
+    } else {
+        for (size_t x = 0; x < w; x++) o[x] = pixel_id(cur, x, 1);
+    }
 }
 
 /// Runs of equal (id in g, id in p) along one row pair, bpp constant per instantiation.
