@@ -33,16 +33,26 @@ enum PanopticJSONReader {
         return COCOPanoptic(annotations: annotations, categories: categories)
     }
 
-    static func annotationList(_ s: inout JSONScanner) throws -> [PanopticAnnotation] {
-        try expectKind(&s, .array, at: ".annotations")
+    /// Reads an array of objects at `at`: `element` reads each object's keys (after `{`) and
+    /// gets the element's place for its errors.
+    static func objectList<T>(_ s: inout JSONScanner, at: String,
+                              _ element: (inout JSONScanner, () -> String) throws -> T) throws -> [T] {
+        try expectKind(&s, .array, at: at)
         try s.beginArray()
-        var out: [PanopticAnnotation] = []
+        var out: [T] = []
         var first = true
         while try s.nextElement(first: &first) {
             let index = out.count
-            func at() -> String { ".annotations[\(index)]" }
-            try expectKind(&s, .object, at: at())
+            func place() -> String { "\(at)[\(index)]" }
+            try expectKind(&s, .object, at: place())
             try s.beginObject()
+            out.append(try element(&s, place))
+        }
+        return out
+    }
+
+    static func annotationList(_ s: inout JSONScanner) throws -> [PanopticAnnotation] {
+        try objectList(&s, at: ".annotations") { s, at in
             var imageID: PanopticImageID?
             var fileName: String?
             var segments: [PanopticSegment]?
@@ -64,19 +74,12 @@ enum PanopticJSONReader {
             guard let imageID else { throw FieldError(reason: "missing key 'image_id' at \(at())") }
             guard let fileName else { throw FieldError(reason: "missing key 'file_name' at \(at())") }
             guard let segments else { throw FieldError(reason: "missing key 'segments_info' at \(at())") }
-            out.append(PanopticAnnotation(imageID: imageID, fileName: fileName, segments: segments))
+            return PanopticAnnotation(imageID: imageID, fileName: fileName, segments: segments)
         }
-        return out
     }
 
-    static func segmentList(_ s: inout JSONScanner, at: @autoclosure () -> String) throws -> [PanopticSegment] {
-        try expectKind(&s, .array, at: at())
-        try s.beginArray()
-        var out: [PanopticSegment] = []
-        var first = true
-        while try s.nextElement(first: &first) {
-            try expectKind(&s, .object, at: "\(at())[\(out.count)]")
-            try s.beginObject()
+    static func segmentList(_ s: inout JSONScanner, at list: String) throws -> [PanopticSegment] {
+        try objectList(&s, at: list) { s, at in
             var id: Int?
             var categoryID: Int?
             var isCrowd = 0
@@ -84,34 +87,25 @@ enum PanopticJSONReader {
             var firstKey = true
             while let key = try s.nextKey(first: &firstKey) {
                 if key.equals("id") {
-                    id = try integer(&s, at: "\(at())[\(out.count)].id")
+                    id = try integer(&s, at: at() + ".id")
                 } else if key.equals("category_id") {
-                    categoryID = try integer(&s, at: "\(at())[\(out.count)].category_id")
+                    categoryID = try integer(&s, at: at() + ".category_id")
                 } else if key.equals("iscrowd") {
-                    isCrowd = s.skipNull() ? 0 : try integer(&s, at: "\(at())[\(out.count)].iscrowd")
+                    isCrowd = s.skipNull() ? 0 : try integer(&s, at: at() + ".iscrowd")
                 } else if key.equals("area") {
-                    area = s.skipNull() ? nil : try number(&s, at: "\(at())[\(out.count)].area")
+                    area = s.skipNull() ? nil : try number(&s, at: at() + ".area")
                 } else {
                     try s.skipValue()
                 }
             }
-            guard let id else { throw FieldError(reason: "missing key 'id' at \(at())[\(out.count)]") }
-            guard let categoryID else { throw FieldError(reason: "missing key 'category_id' at \(at())[\(out.count)]") }
-            out.append(PanopticSegment(id: id, categoryID: categoryID, isCrowd: isCrowd, area: area))
+            guard let id else { throw FieldError(reason: "missing key 'id' at \(at())") }
+            guard let categoryID else { throw FieldError(reason: "missing key 'category_id' at \(at())") }
+            return PanopticSegment(id: id, categoryID: categoryID, isCrowd: isCrowd, area: area)
         }
-        return out
     }
 
     static func categoryList(_ s: inout JSONScanner) throws -> [PanopticCategory] {
-        try expectKind(&s, .array, at: ".categories")
-        try s.beginArray()
-        var out: [PanopticCategory] = []
-        var first = true
-        while try s.nextElement(first: &first) {
-            let index = out.count
-            func at() -> String { ".categories[\(index)]" }
-            try expectKind(&s, .object, at: at())
-            try s.beginObject()
+        try objectList(&s, at: ".categories") { s, at in
             var id: Int?
             var name: String?
             var isThing = 0
@@ -128,9 +122,8 @@ enum PanopticJSONReader {
                 }
             }
             guard let id else { throw FieldError(reason: "missing key 'id' at \(at())") }
-            out.append(PanopticCategory(id: id, name: name ?? String(id), isThing: isThing))
+            return PanopticCategory(id: id, name: name ?? String(id), isThing: isThing)
         }
-        return out
     }
 
     // MARK: values
@@ -161,10 +154,10 @@ enum PanopticJSONReader {
         try expectKind(&s, .number, at: at())
         let start = s.position
         let v = try s.readDouble()
-        guard v.isFinite, v == v.rounded(), abs(v) < 9.2e18 else {
+        guard let i = JSONScanner.exactInteger(v) else {
             throw FieldError(reason: "expected an integer at \(at()), found \(v) (byte \(start))")
         }
-        return Int(v)
+        return Int(i)
     }
 
     static func number(_ s: inout JSONScanner, at: @autoclosure () -> String) throws -> Double {

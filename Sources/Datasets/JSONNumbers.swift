@@ -142,9 +142,14 @@ extension JSONScanner {
     public mutating func readInt64() throws -> Int64 {
         let start = position
         let v = try readDouble()
-        guard v.isFinite, v == v.rounded(), abs(v) < 9.2e18 else {
+        guard let i = Self.exactInteger(v) else {
             throw error("expected an integer, found \(v)", at: start)
         }
-        return Int64(v)
+        return i
+    }
+
+    /// `v` as an integer when it is one (finite, integral, within Int64): readInt64's rule.
+    public static func exactInteger(_ v: Double) -> Int64? {
+        v.isFinite && v == v.rounded() && abs(v) < 9.2e18 ? Int64(v) : nil
     }
 }
