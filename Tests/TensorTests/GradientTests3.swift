@@ -66,8 +66,8 @@ final class GradientTests3: XCTestCase {
         XCTAssertEqual(x.conv2d(weight: w).scalars, [12, 16, 24, 28])
         XCTAssertEqual(x.conv2d(weight: w, bias: Tensor([1], shape: [1]), stride: (2, 2), padding: (1, 1)).scalars, [2, 6, 12, 29])
         XCTAssertEqual(x.maxPool2d(kernel: (2, 2), stride: (1, 1)).scalars, [5, 6, 8, 9])
-        // PyTorch's rules (values checked with torch 2.15): a NaN in the window wins, ties go to
-        // the first element (the gradient goes there), padding never wins.
+        // PyTorch's rules (values checked with torch 2.15): a NaN in the window wins (the last
+        // NaN), ties go to the first element (the gradient goes there), padding never wins.
         let tie = Tensor([1, 7, 7, -2, 0, 3, Float.nan, -6, -7], shape: [1, 1, 3, 3], requiresGrad: true)
         let pooled = tie.maxPool2d(kernel: (2, 2), stride: (1, 1))
         XCTAssertEqual(pooled.scalars[0], 7)
@@ -76,6 +76,13 @@ final class GradientTests3: XCTestCase {
         XCTAssertEqual(pooled.scalars[3], 3)
         pooled.sum().backward()
         XCTAssertEqual(tie.grad!.scalars, [0, 2, 0, 0, 0, 1, 1, 0, 0])
+        // Several NaNs in a window: the gradient goes to the last one (torch: [0, 0, 1, 0] and
+        // [0, 1, 0, 0]).
+        for (values, want) in [([Float.nan, 1, Float.nan, 2], [Float(0), 0, 1, 0]), ([Float.nan, Float.nan, 1, 2], [0, 1, 0, 0])] {
+            let x2 = Tensor(values, shape: [1, 1, 2, 2], requiresGrad: true)
+            x2.maxPool2d(kernel: (2, 2)).sum().backward()
+            XCTAssertEqual(x2.grad!.scalars, want, "\(values)")
+        }
         XCTAssertEqual(Tensor([-3, -4, -5, -6], shape: [1, 1, 2, 2]).maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1)).scalars, [-3])
         XCTAssertEqual(x.adaptiveAvgPool2d(1, 1).scalars, [5])
         XCTAssertEqual(x.interpolateNearest(2, 2).scalars, [1, 2, 4, 5])

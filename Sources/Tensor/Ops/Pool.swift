@@ -26,15 +26,15 @@ extension Tensor {
                             let kxLo = Swift.max(0, -x0), kxHi = Swift.min(kernel.1, w - x0)
                             var best = -Float.infinity
                             var bi: Int32 = -1
-                            // The first largest element (ties keep the first), or the first NaN.
-                            window: for ki in kyLo..<Swift.max(kyLo, kyHi) {
+                            // PyTorch's rule: the first largest element (ties keep the first),
+                            // but any NaN replaces it (so the last NaN of the window wins).
+                            for ki in kyLo..<Swift.max(kyLo, kyHi) {
                                 let rowStart = (y0 + ki) * w + x0
                                 for kj in kxLo..<Swift.max(kxLo, kxHi) {
                                     let v = src[rowStart + kj]
-                                    if !(v <= best) || bi < 0 {
+                                    if v > best || v.isNaN || bi < 0 {
                                         best = v
                                         bi = Int32(rowStart + kj)
-                                        if v.isNaN { break window }
                                     }
                                 }
                             }
