@@ -6,19 +6,24 @@ import XCTest
 /// The practitioner's loop with the four tools on a tiny generated data set:
 /// voc-annotation, detr-train, get-map, predict (a tiny network, two epochs: seconds).
 final class EndToEndToolTests: XCTestCase {
-    func testWholeLoop() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+    /// A generated shapes VOCdevkit in `dir` (demo-data), split and listed by voc-annotation
+    /// (2007_train.txt, 2007_val.txt, classes.txt).
+    func makeShapesLists(in dir: String, images: Int, minSide: Int, maxSide: Int, seed: Int) throws {
+        var r = try ToolRunner.run("demo-data", ["--output", ".", "--images", "\(images)", "--min-side", "\(minSide)",
+                                                 "--max-side", "\(maxSide)", "--seed", "\(seed)"], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try ToolRunner.run("voc-annotation", ["VOCdevkit", "--classes", "classes.txt", "--seed", "\(seed)"], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
 
-        var r = try ToolRunner.run("demo-data", ["--output", ".", "--images", "16", "--min-side", "64", "--max-side", "80", "--seed", "3"], in: dir)
-        XCTAssertEqual(r.status, 0, r.stderr)
-        r = try ToolRunner.run("voc-annotation", ["VOCdevkit", "--classes", "classes.txt", "--seed", "3"], in: dir)
-        XCTAssertEqual(r.status, 0, r.stderr)
+    func testWholeLoop() throws {
+        let dir = try tempDir("e2e")
+
+        try makeShapesLists(in: dir, images: 16, minSide: 64, maxSide: 80, seed: 3)
         let tiny = ["--classes", "classes.txt", "--backbone", "resnet18", "--input-size", "64", "--d-model", "32", "--heads", "4",
                     "--enc-layers", "1", "--dec-layers", "1", "--ffn", "64", "--queries", "8", "--batch", "4", "--workers", "1",
                     "--eval-period", "1", "--save-period", "1"]
-        r = try ToolRunner.run("detr-train", ["2007_train.txt", "--val", "2007_val.txt", "--epochs", "2"] + tiny, in: dir)
+        var r = try ToolRunner.run("detr-train", ["2007_train.txt", "--val", "2007_val.txt", "--epochs", "2"] + tiny, in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
         // One summary line per epoch, with the losses and the evaluation.
         let epochs = r.lines.filter { $0.hasPrefix("Epoch ") }
@@ -63,13 +68,8 @@ final class EndToEndToolTests: XCTestCase {
 
     /// A run killed at any moment keeps a loadable last checkpoint, and --resume continues it.
     func testKilledRunKeepsLastCheckpoint() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-kill-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        var r = try ToolRunner.run("demo-data", ["--output", ".", "--images", "10", "--min-side", "64", "--max-side", "64", "--seed", "5"], in: dir)
-        XCTAssertEqual(r.status, 0, r.stderr)
-        r = try ToolRunner.run("voc-annotation", ["VOCdevkit", "--classes", "classes.txt", "--seed", "5"], in: dir)
-        XCTAssertEqual(r.status, 0, r.stderr)
+        let dir = try tempDir("e2e-kill")
+        try makeShapesLists(in: dir, images: 10, minSide: 64, maxSide: 64, seed: 5)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: ToolRunner.binDirectory + "/detr-train")
         p.arguments = ["2007_train.txt", "--classes", "classes.txt", "--backbone", "resnet18", "--input-size", "64", "--d-model", "32",
@@ -89,16 +89,14 @@ final class EndToEndToolTests: XCTestCase {
         XCTAssertEqual(p.terminationReason, .uncaughtSignal)
         let bundle = try ModelBundle.load(dir + "/logs/last")
         XCTAssertGreaterThanOrEqual(bundle.state.epoch, 1)
-        r = try ToolRunner.run("detr-train", ["--resume", "logs/last", "--epochs", "\(bundle.state.epoch + 1)"], in: dir)
+        let r = try ToolRunner.run("detr-train", ["--resume", "logs/last", "--epochs", "\(bundle.state.epoch + 1)"], in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("Epoch \(bundle.state.epoch + 1)/\(bundle.state.epoch + 1) - loss"), r.stdout)
     }
 
     /// detr-train's bad inputs: each a clear one-line error naming the file, exit status 1.
     func testTrainBadInputs() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-bad-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("e2e-bad")
         try "a\nb\n".write(toFile: dir + "/classes.txt", atomically: true, encoding: .utf8)
         var r = try ToolRunner.run("detr-train", ["missing.txt", "--classes", "classes.txt"], in: dir)
         XCTAssertEqual(r.status, 1)

@@ -11,9 +11,7 @@ final class GetMapCOCOToolTests: XCTestCase {
             print("shared data \(Self.shared) is absent; skipping")
             throw XCTSkip("shared data absent")
         }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("getmap-coco-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let dir = URL(fileURLWithPath: try tempDir("getmap-coco"))
         let json = dir.appendingPathComponent("stats.json").path
         let r = try ToolRunner.run("get-map", ["coco", "--gt", Self.shared + "/instances_val2014_100.json",
                                                "--dt", Self.shared + "/instances_val2014_fakebbox100_results.json", "--json", json])

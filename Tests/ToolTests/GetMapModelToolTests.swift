@@ -60,14 +60,6 @@ final class GetMapModelToolTests: XCTestCase {
         return f
     }
 
-    /// A fresh working folder for one test.
-    func workDirectory() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("getmap-work-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
-    }
-
     func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
 
     /// The reference's detection line: `class str(float32 score)[:6] int(l) int(t) int(r) int(b)`.
@@ -82,7 +74,7 @@ final class GetMapModelToolTests: XCTestCase {
 
     func testModes_OnDemoDevkit() throws {
         let f = try fixture()
-        let work = try workDirectory()
+        let work = try tempDir("getmap-work")
         let out = work + "/map_out"
         let common = ["--devkit", f.devkit, "--out", out]
         let kit = VOCDevkit(root: f.devkit)
@@ -179,7 +171,7 @@ final class GetMapModelToolTests: XCTestCase {
     /// Objects of a class the checkpoint does not know are left out with a counted warning.
     func testGroundTruth_UnknownClassesCounted() throws {
         let f = try fixture()
-        let work = try workDirectory()
+        let work = try tempDir("getmap-work")
         // The same checkpoint with "hexagon" in place of "triangle".
         try FileManager.default.copyItem(atPath: f.checkpoint, toPath: work + "/other")
         var state = try JSONDecoder().decode(CheckpointState.self, from: Data(contentsOf: URL(fileURLWithPath: work + "/other/state.json")))
@@ -200,7 +192,7 @@ final class GetMapModelToolTests: XCTestCase {
 
     func testErrors_NameTheFile() throws {
         let f = try fixture()
-        let work = try workDirectory()
+        let work = try tempDir("getmap-work")
         let noCk = try ToolRunner.run("get-map", [work + "/nothing", "--mode", "1", "--devkit", f.devkit, "--out", work + "/o"], in: work)
         XCTAssertNotEqual(noCk.status, 0)
         XCTAssertTrue(noCk.stderr.contains(work + "/nothing"), noCk.stderr)

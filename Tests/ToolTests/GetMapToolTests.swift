@@ -5,13 +5,6 @@ import XCTest
 final class GetMapToolTests: XCTestCase {
     typealias Tools = VOCAnnotationToolTests
 
-    func tempDir() throws -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("detrkit-getmap-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url.path
-    }
-
     func shared(_ relative: String) throws -> String {
         let path = URL(fileURLWithPath: Tools.repositoryRoot + "/../shared/data/" + relative).standardized.path
         guard FileManager.default.fileExists(atPath: path) else {

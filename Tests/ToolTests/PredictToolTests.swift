@@ -13,13 +13,6 @@ import XCTest
 final class PredictToolTests: XCTestCase {
     static let classNames = ["circle", "square", "triangle"]
 
-    func tempDir() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("predict-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
-    }
-
     /// A small DETR (ResNet-18, d_model 32, 8 queries) reading 96-pixel inputs. The mask
     /// head's GroupNorm(8) over d_model/16 channels needs d_model 128 (and d_model + heads
     /// divisible by 8).

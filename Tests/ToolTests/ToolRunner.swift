@@ -1,4 +1,5 @@
 import Foundation
+import XCTest
 
 /// Runs the package's executables (built next to the test bundle) and collects their output.
 enum ToolRunner {
@@ -25,8 +26,8 @@ enum ToolRunner {
         if let dir { p.currentDirectoryURL = URL(fileURLWithPath: dir) }
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("tool-\(UUID().uuidString)")
         let outURL = tmp.appendingPathExtension("out"), errURL = tmp.appendingPathExtension("err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: outURL)
             try? FileManager.default.removeItem(at: errURL)
@@ -41,5 +42,15 @@ enum ToolRunner {
         return Result(status: p.terminationStatus,
                       stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
                       stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    }
+}
+
+extension XCTestCase {
+    /// A new empty folder under the temporary directory, removed when the test ends.
+    func tempDir(_ prefix: String = "detrkit-tool") throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        return dir
     }
 }

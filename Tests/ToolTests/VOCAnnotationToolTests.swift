@@ -7,13 +7,6 @@ final class VOCAnnotationToolTests: XCTestCase {
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    func tempDir() throws -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("detrkit-tool-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url.path
-    }
-
     func sharedRaccoon() throws -> String {
         let path = URL(fileURLWithPath: Self.repositoryRoot + "/../shared/data/voc/raccoon").standardized.path
         guard FileManager.default.fileExists(atPath: path + "/VOCdevkit/VOC2007/Annotations") else {
