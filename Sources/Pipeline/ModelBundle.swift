@@ -4,23 +4,6 @@ import Model
 import NN
 import Tensor
 
-/// A DETR-family network the tools can run: plain DETR or DETR with the segmentation head.
-public protocol DetectionNetwork: Module {
-    var detrConfig: DETRConfig { get }
-    var hasMaskHead: Bool { get }
-    func callAsFunction(images: Tensor, mask: BoolTensor, _ ctx: inout ForwardContext) -> DETROutput
-}
-
-extension DETR: DetectionNetwork {
-    public var detrConfig: DETRConfig { config }
-    public var hasMaskHead: Bool { false }
-}
-
-extension DETRSegmentation: DetectionNetwork {
-    public var detrConfig: DETRConfig { detr.config }
-    public var hasMaskHead: Bool { true }
-}
-
 /// What `state.json` of a checkpoint holds besides the tensors: enough to rebuild the network
 /// and its input pipeline, and to continue training.
 public struct CheckpointState: Codable, Equatable, Sendable {
@@ -30,10 +13,16 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     public var epoch: Int
     /// Optimizer steps taken.
     public var step: Int
-    public var config: DETRConfig
+    /// The model family's name (`detr`, `conditional-detr`), written for readers of the file;
+    /// absent in checkpoints written before families existed (DETR). The config holds it too.
+    public var model: String?
+    /// The family and its configuration.
+    public var config: ModelConfig
     /// Class names in id order (ids 0..C-1; C = `config.numClasses`).
     public var classNames: [String]
-    public var segmentation: Bool
+    /// Only in checkpoints written before families existed: DETR with the mask head (now the
+    /// DETR config's `maskHead`).
+    var segmentation: Bool?
     /// Inference input: the shorter side (DETR preset) or the square side (reference preset).
     public var inputSize: Int
     /// The transforms preset the network was trained with (`detr`, `reference`, `none`).
@@ -46,16 +35,18 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     /// The run folder (`logs/<timestamp>`) the checkpoint belongs to.
     public var runDirectory: String?
 
-    public init(epoch: Int = 0, step: Int = 0, config: DETRConfig, classNames: [String], segmentation: Bool = false,
-                inputSize: Int = 800, preset: String = "detr") {
+    public init(epoch: Int = 0, step: Int = 0, config: ModelConfig, classNames: [String], inputSize: Int = 800, preset: String = "detr") {
         self.epoch = epoch
         self.step = step
+        self.model = config.family
         self.config = config
         self.classNames = classNames
-        self.segmentation = segmentation
         self.inputSize = inputSize
         self.preset = preset
     }
+
+    /// Whether the network has a mask head.
+    public var hasMaskHead: Bool { config.as(DETRConfig.self)?.maskHead ?? false }
 
     /// What is inconsistent in the state (an invalid config, class names that do not match the
     /// class count), a message each.
@@ -69,11 +60,28 @@ public struct CheckpointState: Codable, Equatable, Sendable {
 
     /// Decodes `state.json` bytes; errors name `path` and what is wrong.
     public static func decode(_ data: Data, path: String) throws -> CheckpointState {
+        var state: CheckpointState
         do {
-            return try JSONDecoder().decode(CheckpointState.self, from: data)
+            state = try JSONDecoder().decode(CheckpointState.self, from: data)
         } catch {
             throw ModelFileError.badState(path: path, reason: ModelBundle.describe(error))
         }
+        if let model = state.model, model != state.config.family {
+            throw ModelFileError.badState(path: path, reason: "model '\(model)' but a '\(state.config.family)' config")
+        }
+        // Checkpoints from before families: the mask head was a flag beside the config.
+        if state.segmentation == true, var c = state.config.as(DETRConfig.self) {
+            c.maskHead = true
+            state.config = ModelConfig(c)
+            if var t = state.training, var tc = t.config.as(DETRConfig.self) {
+                tc.maskHead = true
+                t.config = ModelConfig(tc)
+                state.training = t
+            }
+        }
+        state.segmentation = nil
+        state.model = state.config.family
+        return state
     }
 
     /// Reads `<folder>/state.json`.
@@ -86,9 +94,11 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     }
 
     public func encoded() throws -> Data {
+        var out = self
+        out.model = config.family
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try enc.encode(self)
+        return try enc.encode(out)
     }
 }
 
@@ -125,7 +135,7 @@ public final class ModelBundle {
     /// The file or folder it came from.
     public let source: String
 
-    public var config: DETRConfig { state.config }
+    public var config: ModelConfig { state.config }
     public var classNames: [String] { state.classNames }
 
     public init(network: any DetectionNetwork, state: CheckpointState, source: String = "") {
@@ -134,14 +144,18 @@ public final class ModelBundle {
         self.source = source
     }
 
-    /// Builds a freshly initialised network (the configuration must be valid: `problems()`
-    /// and, with the segmentation head, `maskHeadProblems()` empty).
-    public static func fresh(config: DETRConfig, classNames: [String], segmentation: Bool = false,
-                             inputSize: Int = 800, preset: String = "detr", seed: UInt64) -> ModelBundle {
+    /// Builds a freshly initialised network of any family (the configuration must be valid:
+    /// `problems()` empty).
+    public static func fresh(config: ModelConfig, classNames: [String], inputSize: Int = 800, preset: String = "detr",
+                             seed: UInt64) -> ModelBundle {
         var rng = SplitMix64(seed: seed)
-        let net: any DetectionNetwork = segmentation ? DETRSegmentation(config, using: &rng) : DETR(config, using: &rng)
-        return ModelBundle(network: net, state: CheckpointState(config: config, classNames: classNames, segmentation: segmentation,
-                                                              inputSize: inputSize, preset: preset))
+        let net = config.makeNetwork(using: &rng)
+        return ModelBundle(network: net, state: CheckpointState(config: config, classNames: classNames, inputSize: inputSize, preset: preset))
+    }
+
+    public static func fresh(config: any DetectorConfig, classNames: [String], inputSize: Int = 800, preset: String = "detr",
+                             seed: UInt64) -> ModelBundle {
+        fresh(config: ModelConfig(config), classNames: classNames, inputSize: inputSize, preset: preset, seed: seed)
     }
 
     /// Loads `path`: a checkpoint folder, or a `.safetensors` file with `classNames` (from
@@ -171,25 +185,22 @@ public final class ModelBundle {
             tensors = try SafeTensors.read(modelPath).tensors
         } else {
             tensors = try SafeTensors.read(path).tensors
-            var config = try inferConfig(tensors, path: path)
-            if let heads { config.heads = heads }
+            var config = try inferConfig(tensors, path: path, numClasses: given?.count ?? numClasses)
+            if let heads { _ = config.apply({ var s = ArchitectureSettings(); s.heads = heads; return s }()) }
             let count = config.numClasses
             if let given, given.count != count { throw ModelFileError.classMismatch(path: path, checkpoint: count, given: given.count) }
             if let numClasses, numClasses != count { throw ModelFileError.classMismatch(path: path, checkpoint: count, given: numClasses) }
             guard given != nil || numClasses != nil else { throw ModelFileError.needsClasses(path: path) }
             let names = given ?? (0..<count).map { "class\($0)" }
-            // Pretrained weights: the official models use frozen batch norm.
-            config.backboneNorm = tensors.keys.contains { $0.hasSuffix("num_batches_tracked") } ? .trainable : .frozen
-            state = CheckpointState(config: config, classNames: names,
-                                    segmentation: tensors.keys.contains { $0.hasPrefix("detr.") })
+            state = CheckpointState(config: config, classNames: names)
         }
-        if state.segmentation, let problem = state.config.maskHeadProblems().first {
+        if let problem = state.config.problems().first {
             throw ModelFileError.incompatible(path: path, reason: problem)
         }
         if let inputSize { state.inputSize = inputSize }
         if let preset { state.preset = preset }
         var rng = SplitMix64(seed: 0)
-        let net: any DetectionNetwork = state.segmentation ? DETRSegmentation(state.config, using: &rng) : DETR(state.config, using: &rng)
+        let net = state.config.makeNetwork(using: &rng)
         var strictTensors = tensors
         // Official checkpoints carry no BN batch counters; ours may. Either loads.
         if state.config.backboneNorm == .frozen { strictTensors = strictTensors.filter { !$0.key.hasSuffix("num_batches_tracked") } }
@@ -217,44 +228,18 @@ public final class ModelBundle {
         }
     }
 
-    /// The architecture a DETR state dict implies: classes and width from the heads, queries,
-    /// layer counts, feed-forward width, backbone depth (blocks of layer3; bottleneck or not)
-    /// and the position encoding. Heads and dilation cannot be read from shapes (8, false).
-    public static func inferConfig(_ tensors: [String: Tensor], path: String) throws -> DETRConfig {
-        let prefix = tensors.keys.contains { $0.hasPrefix("detr.") } ? "detr." : ""
-        func shape(_ key: String) throws -> [Int] {
-            guard let t = tensors[prefix + key] else {
-                throw ModelFileError.incompatible(path: path, reason: "not a DETR state dict: no \(prefix + key)")
-            }
-            return t.shape
+    /// The family and architecture a bare state dict implies (see each family's `inferred`):
+    /// classes and width from the heads, queries, layer counts, feed-forward width, backbone.
+    /// Heads and dilation cannot be read from shapes (8, false); query groups neither (a bare
+    /// file runs all its queries).
+    public static func inferConfig(_ tensors: [String: Tensor], path: String, numClasses: Int? = nil) throws -> ModelConfig {
+        guard let family = ModelFamilies.recognising(Set(tensors.keys)) else {
+            throw ModelFileError.incompatible(path: path, reason: "not a state dict of a known model (\(ModelFamilies.names.joined(separator: ", ")))")
         }
-        func count(_ stem: String) -> Int {
-            var n = 0
-            while tensors.keys.contains(where: { $0.hasPrefix("\(prefix)\(stem).\(n).") }) { n += 1 }
-            return n
+        do {
+            return ModelConfig(try family.inferred(from: tensors.mapValues(\.shape), numClasses: numClasses))
+        } catch {
+            throw ModelFileError.incompatible(path: path, reason: "not a \(family.family) state dict: \(error)")
         }
-        var c = DETRConfig()
-        let cls = try shape("class_embed.weight")
-        guard cls.count == 2, cls[0] >= 2 else { throw ModelFileError.incompatible(path: path, reason: "class_embed.weight has shape \(cls)") }
-        c.numClasses = cls[0] - 1
-        c.dModel = cls[1]
-        c.numQueries = try shape("query_embed.weight")[0]
-        c.encoderLayers = count("transformer.encoder.layers")
-        c.decoderLayers = count("transformer.decoder.layers")
-        c.feedForward = try shape("transformer.decoder.layers.0.linear1.weight")[0]
-        let bottleneck = tensors.keys.contains("\(prefix)backbone.0.body.layer1.0.conv3.weight")
-        let layer3 = count("backbone.0.body.layer3")
-        switch (bottleneck, layer3) {
-        case (false, 2): c.backbone = .resnet18
-        case (false, 6): c.backbone = .resnet34
-        case (true, 6): c.backbone = .resnet50
-        case (true, 23): c.backbone = .resnet101
-        default:
-            throw ModelFileError.incompatible(path: path, reason: "unknown backbone (layer3 has \(layer3) blocks, bottleneck \(bottleneck))")
-        }
-        c.positionEncoding = tensors.keys.contains("\(prefix)backbone.1.row_embed.weight") ? .learned : .sine
-        c.auxLoss = true
-        if let p = c.problems().first { throw ModelFileError.incompatible(path: path, reason: p) }
-        return c
     }
 }

@@ -18,7 +18,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var classNames: [String] = []
 
     // Network.
-    public var config = DETRConfig()
+    public var config = ModelConfig(DETRConfig())
     /// Shorter side (detr preset) or square side (reference preset) of the input.
     public var inputSize = 800
     /// `detr`, `reference` or `none`.

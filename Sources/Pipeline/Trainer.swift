@@ -39,8 +39,10 @@ public struct EpochRecord: Sendable {
     public var epoch: Int
     public var trainLoss: Double
     public var valLoss: Double?
-    /// Mean of the last-layer loss terms over the epoch (`loss_ce`, `loss_bbox`, `loss_giou`).
+    /// Mean of the last-layer loss terms over the epoch, by short name (`ce`, `bbox`, `giou`).
     public var terms: [String: Double]
+    /// The terms' names in the criterion's order.
+    public var termNames: [String] = []
     public var learningRate: Float
     public var seconds: Double
     public var images: Int
@@ -181,7 +183,7 @@ public final class Trainer {
                                      weightDecay: options.weightDecay, lrScale: options.backboneLrRatio)]
         optimizer = options.optimizer == "sgd" ? SGD(groups: groups, momentum: options.momentum) as any Optimizer
             : AdamW(groups: groups) as any Optimizer
-        criterion = SetCriterion(numClasses: options.config.numClasses, config: options.config)
+        criterion = options.config.makeCriterion()
 
         if let state = resumeState, let opt = resumeOptimizer {
             do { try optimizer.loadState(opt) } catch { throw TrainError.resume(path: resume!, reason: "\(error)") }
@@ -288,7 +290,7 @@ public final class Trainer {
     /// prefixed `backbone.0.body.`) into the backbone; every backbone tensor must be there.
     static func loadBackbone(_ path: String, into bundle: ModelBundle, note: (String) -> Void) throws {
         let tensors = try SafeTensors.read(path).tensors
-        let prefix = bundle.state.segmentation ? "detr.backbone.0.body." : "backbone.0.body."
+        let prefix = bundle.state.hasMaskHead ? "detr.backbone.0.body." : "backbone.0.body."
         var state = bundle.network.stateDict()
         var count = 0
         for (k, t) in state where k.hasPrefix(prefix) && !k.hasSuffix("num_batches_tracked") {
@@ -403,6 +405,7 @@ public final class Trainer {
         let it = loader.epoch(epoch)
         var lossSum = 0.0, images = 0
         var termSums: [String: Double] = [:]
+        var termNames: [String] = []
         let start = Date()
         var iteration = 0
         let params = bundle.network.parameters()
@@ -424,23 +427,27 @@ public final class Trainer {
             let n = batch.targets.count
             images += n
             lossSum += Double(value) * Double(n)
-            for (name, v) in [("ce", losses.main.ce.item), ("bbox", losses.main.bbox.item), ("giou", losses.main.giou.item)] {
-                termSums[name, default: 0] += Double(v) * Double(n)
+            termNames = losses.terms.map { Self.shortName($0.name) }
+            for term in losses.terms {
+                termSums[Self.shortName(term.name), default: 0] += Double(term.value.item) * Double(n)
             }
             iteration += 1
             let elapsed = Date().timeIntervalSince(start)
             let rate = Double(images) / max(elapsed, 1e-9)
             let eta = elapsed / Double(iteration) * Double(max(iterations - iteration, 0))
-            let status = String(format: "loss %.3f (ce %.3f bbox %.3f giou %.3f) lr %.1e %.1f img/s ETA %@",
-                                lossSum / Double(images), termSums["ce"]! / Double(images), termSums["bbox"]! / Double(images),
-                                termSums["giou"]! / Double(images), lr, rate, Self.duration(eta))
+            let terms = losses.terms.map { t in String(format: "%@ %.3f", Self.shortName(t.name), termSums[Self.shortName(t.name)]! / Double(images)) }
+            let status = String(format: "loss %.3f (%@) lr %.1e %.1f img/s ETA %@", lossSum / Double(images), terms.joined(separator: " "),
+                                lr, rate, Self.duration(eta))
             reporter.progress(epoch, iteration, iterations, status)
         }
         guard images > 0 else { throw TrainError.noSamples("epoch \(epoch + 1)") }
         return EpochRecord(epoch: epoch, trainLoss: lossSum / Double(images), valLoss: nil,
-                           terms: termSums.mapValues { $0 / Double(images) }, learningRate: lr, seconds: 0,
+                           terms: termSums.mapValues { $0 / Double(images) }, termNames: termNames, learningRate: lr, seconds: 0,
                            images: images, skipped: it.skipped.count, ap50: nil, map: nil, savedBest: false)
     }
+
+    /// A loss term's name without DETR's `loss_` prefix (`ce`, `bbox`, `giou`).
+    public static func shortName(_ name: String) -> String { name.hasPrefix("loss_") ? String(name.dropFirst(5)) : name }
 
     static func allFinite(_ t: Tensor) -> Bool {
         let p = t.data

@@ -100,7 +100,9 @@ final class CriterionTests: XCTestCase {
         let file = try loadFixture("criterion.json", as: File.self)
         let c = try XCTUnwrap(file.cases.first { $0.name == "two_images_two_aux" })
         let (out, _, _) = output(c)
-        let losses = try SetCriterion(numClasses: c.num_classes, config: DETRConfig())(out, c.targets.map(\.target))
+        var config = DETRConfig()
+        config.numClasses = c.num_classes
+        let losses = try config.makeCriterion()(out, c.targets.map(\.target))
         var expected: Float = 0
         for t in [losses.main] + losses.aux { expected += t.ce.item + 5 * t.bbox.item + 2 * t.giou.item }
         XCTAssertEqual(losses.total.item, expected, accuracy: 1e-4)

@@ -85,8 +85,11 @@ final class DETRParityTests: XCTestCase {
         return model
     }
 
-    static func images(_ ref: Reference) -> Tensor {
-        var rng = SplitMix64(seed: ref.image_seed)
+    static func images(_ ref: Reference) -> Tensor { images(seed: ref.image_seed) }
+
+    /// Image 0 fills 2x3x64x96, image 1 its 48x80 top-left corner, uniform in [-1, 1) from `seed`.
+    static func images(seed: UInt64) -> Tensor {
+        var rng = SplitMix64(seed: seed)
         let img = Tensor.zeros([2, 3, 64, 96])
         let first = stream(&rng, 3 * 64 * 96, low: -1, high: 1)
         for i in 0..<first.count { img.data[i] = first[i] }
@@ -125,7 +128,7 @@ final class DETRParityTests: XCTestCase {
         var ctx = ForwardContext(training: true)
         let out = model(images: Self.images(ref), mask: BoolTensor(ref.mask, shape: [2, 64, 96]), &ctx)
         let targets = ref.targets.map { DETRTarget(labels: $0.labels, boxes: Tensor($0.boxes, shape: [$0.labels.count, 4])) }
-        let criterion = SetCriterion(numClasses: 3, config: Self.config())
+        let criterion = Self.config().makeCriterion()
         let losses = try criterion(out, targets)
         XCTAssertEqual(losses.indices.map { [$0.queries, $0.targets] }, ref.indices, "matching")
         func rel(_ a: Float, _ b: Double) -> Double { Swift.abs(Double(a) - b) / Swift.max(Swift.abs(b), 1e-8) }

@@ -31,7 +31,7 @@ final class MatcherTests: XCTestCase {
     }
 
     func testMatcher_DefaultsFromConfig() {
-        let m = HungarianMatcher(config: DETRConfig())
+        let m = DETRConfig().makeCriterion().matcher
         XCTAssertEqual([m.costClass, m.costBox, m.costGIoU], [1, 5, 2])
     }
 

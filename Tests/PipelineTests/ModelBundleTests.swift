@@ -49,7 +49,7 @@ final class ModelBundleTests: XCTestCase {
         var expected = Self.tinyConfig()
         expected.auxLoss = true
         expected.dropout = 0.1  // not in the shapes: the paper default
-        XCTAssertEqual(bare.config, expected)
+        XCTAssertEqual(bare.config, ModelConfig(expected))
         XCTAssertThrowsError(try ModelBundle.load(dir + "/bare.safetensors", numClasses: 5)) { e in
             XCTAssertTrue("\(e)".contains("3 classes"), "\(e)")
         }
@@ -67,7 +67,9 @@ final class ModelBundleTests: XCTestCase {
 
         // A state claiming a mask head that this width cannot have: an error, not a trap.
         var segState = bundle.state
-        segState.segmentation = true
+        var segConfig = try XCTUnwrap(segState.config.as(DETRConfig.self))
+        segConfig.maskHead = true
+        segState.config = ModelConfig(segConfig)
         try Checkpoint.save(to: dir + "/seg", model: a, optimizer: nil, state: try segState.encoded())
         XCTAssertThrowsError(try ModelBundle.load(dir + "/seg")) { e in
             XCTAssertTrue("\(e)".contains("mask head") && "\(e)".contains(dir + "/seg"), "\(e)")

@@ -32,6 +32,8 @@ final class GradientTests: XCTestCase {
         checkGradients("sigmoid", [r([8], 5)]) { $0[0].sigmoid() }
         checkGradients("tanh", [r([8], 6)]) { $0[0].tanh() }
         checkGradients("gelu", [r([8], 7)]) { $0[0].gelu() }
+        checkGradients("sin", [r([8], 8, low: -4, high: 4)]) { $0[0].sin() }
+        checkGradients("cos", [r([8], 9, low: -4, high: 4)]) { $0[0].cos() }
     }
 
     func testReductions() {

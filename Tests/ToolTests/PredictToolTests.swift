@@ -28,12 +28,13 @@ final class PredictToolTests: XCTestCase {
         c.numQueries = 8
         c.dropout = 0
         c.numClasses = classNames.count
+        c.maskHead = segmentation
         return c
     }
 
     func makeCheckpoint(in dir: String, segmentation: Bool = false, seed: UInt64 = 11) throws -> String {
         let path = dir + (segmentation ? "/ck-segm" : "/ck")
-        try ModelBundle.fresh(config: Self.tinyConfig(segmentation: segmentation), classNames: Self.classNames, segmentation: segmentation,
+        try ModelBundle.fresh(config: Self.tinyConfig(segmentation: segmentation), classNames: Self.classNames,
                               inputSize: 96, seed: seed).save(to: path)
         return path
     }

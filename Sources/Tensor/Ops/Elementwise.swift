@@ -311,6 +311,18 @@ extension Tensor {
         return Tensor.record(out, "sigmoid", [self]) { g in [binaryKernel(g, out, "sigmoid_backward") { $0 * $1 * (1 - $1) }] }
     }
 
+    public func sin() -> Tensor {
+        let a = self
+        let out = unaryKernel(a) { Foundation.sin($0) }
+        return Tensor.record(out, "sin", [a]) { g in [binaryKernel(g, a, "sin_backward") { $0 * Foundation.cos($1) }] }
+    }
+
+    public func cos() -> Tensor {
+        let a = self
+        let out = unaryKernel(a) { Foundation.cos($0) }
+        return Tensor.record(out, "cos", [a]) { g in [binaryKernel(g, a, "cos_backward") { -$0 * Foundation.sin($1) }] }
+    }
+
     public func tanh() -> Tensor {
         let out = unaryKernel(self) { Foundation.tanh($0) }
         return Tensor.record(out, "tanh", [self]) { g in [binaryKernel(g, out, "tanh_backward") { $0 * (1 - $1 * $1) }] }

@@ -9,7 +9,7 @@ import Tensor
 struct DETRTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "detr-train",
-        abstract: "Train a DETR on annotation lines (2007_train.txt) or a COCO instances file.",
+        abstract: "Train a DETR-family model (DETR, Conditional DETR, with Group DETR query groups) on annotation lines (2007_train.txt) or a COCO instances file.",
         discussion: """
         Two phases as the reference train.py: with pretrained weights (--weights or \
         --backbone-weights) the backbone is frozen for --freeze-epochs epochs at --freeze-batch, \
@@ -86,20 +86,28 @@ struct DETRTrain: ParsableCommand {
     @Option(help: "Gradient clipping max norm (0: off).")
     var clip: Float = 0.1
 
-    @Option(help: "Object queries.")
-    var queries: Int = 100
-    @Option(help: "Transformer width.")
-    var dModel: Int = 256
-    @Option(help: "Attention heads.")
-    var heads: Int = 8
-    @Option(help: "Encoder layers.")
-    var encLayers: Int = 6
-    @Option(help: "Decoder layers.")
-    var decLayers: Int = 6
-    @Option(help: "Feed-forward width.")
-    var ffn: Int = 2048
-    @Option(help: "Dropout in the transformer.")
-    var dropout: Float = 0.1
+    @Option(help: ArgumentHelp("Model family: \(ModelFamilies.names.joined(separator: ", ")).", discussion: ModelFamilies.all.map { "\($0.family): \($0.summary)" }.joined(separator: "\n")))
+    var model: String = ModelFamilies.names[0]
+    @Option(help: "Object queries (default: the family's, DETR 100, Conditional DETR 300).")
+    var queries: Int?
+    @Option(help: "Query groups trained at once (Group DETR; 11 in the paper); inference uses the first group only.")
+    var groups: Int?
+    @Option(help: "Class loss: softmax (cross-entropy with a no-object class, DETR's) or focal (sigmoid focal loss, prior bias, focal matching cost, top-k inference).")
+    var loss: String?
+    @Option(help: "Backbone stages: 4 (stride-32 features) or 3 (ends after layer3: stride-16 features, 4x the tokens).")
+    var backboneStages: Int?
+    @Option(help: "Transformer width (default: the family's, 256).")
+    var dModel: Int?
+    @Option(help: "Attention heads (default 8).")
+    var heads: Int?
+    @Option(help: "Encoder layers (default 6).")
+    var encLayers: Int?
+    @Option(help: "Decoder layers (default 6).")
+    var decLayers: Int?
+    @Option(help: "Feed-forward width (default 2048).")
+    var ffn: Int?
+    @Option(help: "Dropout in the transformer (default 0.1).")
+    var dropout: Float?
     @Flag(inversion: .prefixedNo, help: "Auxiliary decoding losses (every decoder layer).")
     var auxLoss = true
 
@@ -133,23 +141,31 @@ struct DETRTrain: ParsableCommand {
         if coco == nil || CommandLine.arguments.contains("--classes") {
             o.classNames = try ClassList.load(classes).usedNames
         }
-        var c = DETRConfig()
         guard let depth = Int(backbone.lowercased().replacingOccurrences(of: "resnet", with: "")).flatMap(ResNetDepth.init(rawValue:)) else {
             throw ValidationError("unknown backbone '\(backbone)' (resnet18, resnet34, resnet50, resnet101)")
         }
-        c.backbone = depth
-        c.numQueries = queries
-        c.dModel = dModel
-        c.heads = heads
-        c.encoderLayers = encLayers
-        c.decoderLayers = decLayers
-        c.feedForward = ffn
-        c.dropout = dropout
-        c.auxLoss = auxLoss
-        c.learningRate = lr
-        c.backboneLearningRate = lr * backboneLrRatio
-        c.weightDecay = weightDecay
-        c.clipMaxNorm = clip
+        var a = ArchitectureSettings()
+        a.backbone = depth
+        a.backboneStages = backboneStages
+        a.queries = queries
+        a.groups = groups
+        a.dModel = dModel
+        a.heads = heads
+        a.encoderLayers = encLayers
+        a.decoderLayers = decLayers
+        a.feedForward = ffn
+        a.dropout = dropout
+        a.auxLoss = auxLoss
+        switch loss {
+        case nil: break
+        case "softmax": a.classLoss = .softmax
+        case "focal": a.classLoss = .sigmoid
+        case let other?: throw ValidationError("unknown loss '\(other)' (softmax, focal)")
+        }
+        var c: ModelConfig
+        do { c = try ModelConfig(family: model) } catch { throw ValidationError("\(error)") }
+        let unsupported = c.apply(a)
+        if !unsupported.isEmpty { throw ValidationError(unsupported.joined(separator: "; ")) }
         o.config = c
         o.inputSize = inputSize
         o.preset = preset
@@ -209,9 +225,8 @@ struct DETRTrain: ParsableCommand {
                     bar?.finish()
                     var line = String(format: "Epoch %d/%d - loss %.3f", r.epoch + 1, total, r.trainLoss)
                     if let v = r.valLoss { line += String(format: " - val_loss %.3f", v) }
-                    line += String(format: " - ce %.3f bbox %.3f giou %.3f - lr %.1e - %.1f s (%.1f img/s)",
-                                   r.terms["ce"] ?? 0, r.terms["bbox"] ?? 0, r.terms["giou"] ?? 0,
-                                   r.learningRate, r.seconds, Double(r.images) / max(r.seconds, 1e-9))
+                    line += " - " + r.termNames.map { String(format: "%@ %.3f", $0, r.terms[$0] ?? 0) }.joined(separator: " ")
+                    line += String(format: " - lr %.1e - %.1f s (%.1f img/s)", r.learningRate, r.seconds, Double(r.images) / max(r.seconds, 1e-9))
                     if let ap = r.ap50, let m = r.map { line += String(format: " - AP50 %.3f mAP %.3f", ap, m) }
                     if r.skipped > 0 { line += " - \(r.skipped) samples skipped" }
                     if r.savedBest { line += " - best" }
@@ -221,7 +236,7 @@ struct DETRTrain: ParsableCommand {
             let p = trainer.bundle.network.parameterCount
             let o = trainer.options
             ToolIO.say("detr-train: \(trainer.trainSet.count) training images\(trainer.valSet.map { ", \($0.count) validation images" } ?? ""), "
-                       + "\(o.classNames.count) classes, \(o.config.backbone) backbone (\(o.config.backboneNorm) batch norm), "
+                       + "\(o.classNames.count) classes, \(o.config.family)\(o.config.groups > 1 ? " with \(o.config.groups) query groups" : ""), \(o.config.backbone) backbone (\(o.config.backboneNorm) batch norm), "
                        + String(format: "%.1fM parameters, ", Double(p) / 1e6) + "run folder \(trainer.runDirectory)")
             let result = try trainer.run()
             ToolIO.say("detr-train: checkpoints in \(result.runDirectory) (best: \(FileIO.join(opts.saveDir, "best")), last: \(FileIO.join(opts.saveDir, "last")))")

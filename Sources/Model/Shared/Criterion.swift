@@ -15,10 +15,6 @@ public struct LossWeights: Equatable, Sendable {
         self.mask = mask
         self.dice = dice
     }
-
-    public init(config: DETRConfig) {
-        self.init(ce: config.lossCE, bbox: config.lossBox, giou: config.lossGIoU)
-    }
 }
 
 /// The loss terms of one decoder output (scalars). `classError` (percent of matched queries
@@ -26,7 +22,9 @@ public struct LossWeights: Equatable, Sendable {
 /// mask terms only for the last layer and only when the output has masks (DETR skips them
 /// for auxiliary layers too); the targets must then all have masks.
 public struct LossTerms: Sendable {
-    /// Weighted cross-entropy over all queries ("no object" weighted by eosCoefficient).
+    /// The classification loss over all queries (`loss_ce`): with softmax scoring the weighted
+    /// cross-entropy ("no object" weighted by eosCoefficient); with sigmoid scoring the sigmoid
+    /// focal loss summed over queries and classes and divided by the number of target boxes.
     public var ce: Tensor
     /// L1 between matched boxes (cxcywh), summed and divided by the number of target boxes.
     public var bbox: Tensor
@@ -51,6 +49,19 @@ public struct LossTerms: Sendable {
     }
 }
 
+/// One named loss term with its weight in the total (`loss_ce`, weight 2, value ...).
+public struct LossTerm: Sendable {
+    public var name: String
+    public var weight: Float
+    public var value: Tensor
+
+    public init(name: String, weight: Float, value: Tensor) {
+        self.name = name
+        self.weight = weight
+        self.value = value
+    }
+}
+
 /// All loss terms of a batch and their weighted total (the value to differentiate).
 public struct DETRLosses: Sendable {
     public var main: LossTerms
@@ -59,6 +70,10 @@ public struct DETRLosses: Sendable {
     public var total: Tensor
     /// The matching used for the main output.
     public var indices: [MatchIndices]
+
+    /// The weighted terms of the last layer, in order (what a trainer logs and plots); the
+    /// total is the sum of weight * value over these and the auxiliary layers' terms.
+    public var terms: [LossTerm]
 
     /// Every term as `(name, value)` with DETR's names, for logging.
     public var logged: [(name: String, value: Float)] {
@@ -77,7 +92,7 @@ public struct SetCriterion: Sendable {
     public var weights: LossWeights
     /// Weight of the "no object" class in the cross-entropy.
     public var eosCoefficient: Float
-    /// Focal loss parameters of the mask loss.
+    /// Focal loss parameters of the mask loss and of the class loss with sigmoid scoring.
     public var focalAlpha: Float = 0.25
     public var focalGamma: Float = 2
 
@@ -87,11 +102,6 @@ public struct SetCriterion: Sendable {
         self.matcher = matcher
         self.weights = weights
         self.eosCoefficient = eosCoefficient
-    }
-
-    public init(numClasses: Int, config: DETRConfig) {
-        self.init(numClasses: numClasses, matcher: HungarianMatcher(config: config), weights: LossWeights(config: config),
-                  eosCoefficient: config.eosCoefficient)
     }
 
     /// Class weights [C + 1]: 1 for real classes, eosCoefficient for "no object".
@@ -108,10 +118,12 @@ public struct SetCriterion: Sendable {
     public func losses(_ output: DETROutput, _ targets: [DETRTarget]) throws -> DETRLosses {
         guard numClasses >= 1 else { throw DETRInputError.invalidArgument("SetCriterion: numClasses must be positive") }
         guard output.numClasses == numClasses else {
-            throw DETRInputError.badShape(what: "logits", expected: "[batch, queries, \(numClasses + 1)]", got: output.logits.shape)
+            let width = numClasses + (output.scoring == .softmax ? 1 : 0)
+            throw DETRInputError.badShape(what: "logits", expected: "[batch, queries, \(width)]", got: output.logits.shape)
         }
-        // Normalise by the number of target boxes (at least 1), as DETR on one process.
-        let numBoxes = Float(Swift.max(targets.reduce(0) { $0 + $1.count }, 1))
+        // Normalise by the number of target boxes (at least 1), as DETR on one process; with
+        // K query groups by K times that, so that the loss is the mean of the groups' losses.
+        let numBoxes = Float(Swift.max(targets.reduce(0) { $0 + $1.count }, 1) * output.groups)
         let indices = try matcher(output, targets)
         var main = try terms(output, targets, indices, numBoxes: numBoxes, withClassError: true)
         if output.masks != nil {
@@ -130,7 +142,16 @@ public struct SetCriterion: Sendable {
         }
         var total = weighted(main)
         for a in aux { total = total + weighted(a) }
-        return DETRLosses(main: main, aux: aux, total: total, indices: indices)
+        return DETRLosses(main: main, aux: aux, total: total, indices: indices, terms: named(main))
+    }
+
+    /// The terms of one output with their weights, DETR's names.
+    func named(_ t: LossTerms) -> [LossTerm] {
+        var out = [LossTerm(name: "loss_ce", weight: weights.ce, value: t.ce), LossTerm(name: "loss_bbox", weight: weights.bbox, value: t.bbox),
+                   LossTerm(name: "loss_giou", weight: weights.giou, value: t.giou)]
+        if let mask = t.mask { out.append(LossTerm(name: "loss_mask", weight: weights.mask, value: mask)) }
+        if let dice = t.dice { out.append(LossTerm(name: "loss_dice", weight: weights.dice, value: dice)) }
+        return out
     }
 
     /// The weighted sum of one output's terms.
@@ -144,7 +165,7 @@ public struct SetCriterion: Sendable {
 
     func terms(_ output: DETROutput, _ targets: [DETRTarget], _ indices: [MatchIndices], numBoxes: Float,
                withClassError: Bool) throws -> LossTerms {
-        let (ce, classError) = labelLoss(output, targets, indices)
+        let (ce, classError) = labelLoss(output, targets, indices, numBoxes: numBoxes)
         let (bbox, giou) = try boxLosses(output, targets, indices, numBoxes: numBoxes)
         return LossTerms(ce: ce, bbox: bbox, giou: giou, cardinalityError: cardinalityError(output, targets),
                          classError: withClassError ? classError : nil)
@@ -155,42 +176,54 @@ public struct SetCriterion: Sendable {
         indices.enumerated().flatMap { b, m in m.queries.map { b * queries + $0 } }
     }
 
-    /// Weighted cross-entropy over every query (unmatched ones target "no object") and the
-    /// class error of the matched queries in percent (100 when nothing is matched, as DETR).
-    func labelLoss(_ output: DETROutput, _ targets: [DETRTarget], _ indices: [MatchIndices]) -> (ce: Tensor, classError: Float) {
-        let b = output.batchSize, q = output.numQueries, c1 = numClasses + 1
+    /// The class loss over every query (unmatched ones target "no object") and the class error
+    /// of the matched queries in percent (100 when nothing is matched, as DETR). Softmax
+    /// scoring: weighted cross-entropy; sigmoid scoring: focal loss against one-hot targets
+    /// (all zeros for "no object"), summed and divided by `numBoxes` (Deformable / Conditional
+    /// DETR's `loss_labels`).
+    func labelLoss(_ output: DETROutput, _ targets: [DETRTarget], _ indices: [MatchIndices], numBoxes: Float) -> (ce: Tensor, classError: Float) {
+        let b = output.batchSize, q = output.numQueries, width = output.logits.shape[2]
         var classes = [Int](repeating: numClasses, count: b * q)
         for (img, m) in indices.enumerated() {
             for (qi, ti) in zip(m.queries, m.targets) { classes[img * q + qi] = targets[img].labels[ti] }
         }
-        let flat = output.logits.reshape([b * q, c1])
-        let ce = Tensor.crossEntropy(flat, IntTensor(classes), weight: classWeights)
-        // Class error: top-1 over all C + 1 logits of the matched queries.
+        let flat = output.logits.reshape([b * q, width])
+        let ce: Tensor
+        switch output.scoring {
+        case .softmax:
+            ce = Tensor.crossEntropy(flat, IntTensor(classes), weight: classWeights)
+        case .sigmoid:
+            let onehot = Tensor.zeros([b * q, width])
+            for (k, c) in classes.enumerated() where c < width { onehot.data[k * width + c] = 1 }
+            ce = Tensor.sigmoidFocalLoss(flat, onehot, alpha: focalAlpha, gamma: focalGamma, reduction: .sum) / numBoxes
+        }
+        // Class error: top-1 over all logits of the matched queries.
         let matched = matchedQueries(indices, queries: q)
         var correct = 0
         let p = output.logits.data
         for k in matched {
             var best = 0
-            for j in 1..<c1 where p[k * c1 + j] > p[k * c1 + best] { best = j }
+            for j in 1..<width where p[k * width + j] > p[k * width + best] { best = j }
             if best == classes[k] { correct += 1 }
         }
         let accuracy = matched.isEmpty ? 0 : 100 * Float(correct) / Float(matched.count)
         return (ce, 100 - accuracy)
     }
 
-    /// |number of queries whose top class is a real class - number of targets|, averaged over
-    /// the batch (logged only, no gradient).
+    /// |number of queries whose top logit is not the last one - number of targets|, averaged
+    /// over the batch (logged only, no gradient). With softmax scoring the last logit is "no
+    /// object"; with sigmoid scoring this is the official code's same formula on C logits.
     func cardinalityError(_ output: DETROutput, _ targets: [DETRTarget]) -> Float {
-        let b = output.batchSize, q = output.numQueries, c1 = numClasses + 1
+        let b = output.batchSize, q = output.numQueries, width = output.logits.shape[2]
         let p = output.logits.data
         var total: Float = 0
         for img in 0..<b {
             var predicted = 0
             for qi in 0..<q {
-                let row = (img * q + qi) * c1
+                let row = (img * q + qi) * width
                 var best = 0
-                for j in 1..<c1 where p[row + j] > p[row + best] { best = j }
-                if best != numClasses { predicted += 1 }
+                for j in 1..<width where p[row + j] > p[row + best] { best = j }
+                if best != width - 1 { predicted += 1 }
             }
             total += Swift.abs(Float(predicted - targets[img].count))
         }

@@ -1,37 +1,70 @@
 import Tensor
 
+/// How a family turns class logits into probabilities.
+public enum ClassScoring: String, Sendable, Codable {
+    /// Softmax over C + 1 logits; the last is "no object" (DETR).
+    case softmax
+    /// An independent sigmoid per class over C logits, no "no object" column (Conditional /
+    /// Deformable DETR with the sigmoid focal loss).
+    case sigmoid
+}
+
 /// The raw outputs of a DETR-family model for one batch (no post-processing).
 ///
-/// - `logits`: [batch, queries, classes + 1]; the last class is "no object".
+/// - `logits`: [batch, queries, classes + 1] with softmax scoring (the last class is "no
+///   object"), [batch, queries, classes] with sigmoid scoring.
 /// - `boxes`: [batch, queries, 4], normalised cxcywh in [0, 1] relative to each unpadded image.
 /// - `masks`: optional mask logits of the segmentation head, [batch, queries, h, w].
 /// - `aux`: the outputs of the earlier decoder layers (first layer first), each without `aux`,
 ///   for the auxiliary losses.
+/// - `groups`: the number of independent query groups (Group DETR) the queries hold, group g
+///   being queries g*Q ..< (g+1)*Q; 1 at inference.
 public struct DETROutput: Sendable {
     public var logits: Tensor
     public var boxes: Tensor
     public var masks: Tensor?
     public var aux: [DETROutput]
+    public var scoring: ClassScoring
+    public var groups: Int
 
-    public init(logits: Tensor, boxes: Tensor, masks: Tensor? = nil, aux: [DETROutput] = []) {
+    public init(logits: Tensor, boxes: Tensor, masks: Tensor? = nil, aux: [DETROutput] = [],
+                scoring: ClassScoring = .softmax, groups: Int = 1) {
         self.logits = logits
         self.boxes = boxes
         self.masks = masks
         self.aux = aux
+        self.scoring = scoring
+        self.groups = groups
     }
 
     public var batchSize: Int { logits.shape.first ?? 0 }
     public var numQueries: Int { logits.rank == 3 ? logits.shape[1] : 0 }
-    /// Number of real classes (the logits' last dimension minus the "no object" class).
-    public var numClasses: Int { (logits.shape.last ?? 1) - 1 }
+    /// Number of real classes (with softmax scoring the logits' last dimension minus "no object").
+    public var numClasses: Int { (logits.shape.last ?? 1) - (scoring == .softmax ? 1 : 0) }
+    /// Queries per group.
+    public var groupQueries: Int { numQueries / Swift.max(groups, 1) }
+
+    /// The queries of group `g` (and the same group of every auxiliary output), as a one-group output.
+    public func group(_ g: Int) -> DETROutput {
+        if groups == 1 { return self }
+        let q = groupQueries
+        func part(_ t: Tensor) -> Tensor { t.slice(axis: 1, (g * q)..<((g + 1) * q)) }
+        return DETROutput(logits: part(logits), boxes: part(boxes), masks: masks.map(part), aux: aux.map { $0.group(g) },
+                          scoring: scoring, groups: 1)
+    }
 
     /// Checks the shapes the matcher, criterion and post-processing rely on.
     public func validate() throws {
-        guard logits.rank == 3, logits.shape[2] >= 2 else {
-            throw DETRInputError.badShape(what: "logits", expected: "[batch, queries, classes + 1] with classes >= 1", got: logits.shape)
+        let extra = scoring == .softmax ? 1 : 0
+        guard logits.rank == 3, logits.shape[2] >= 1 + extra else {
+            let want = scoring == .softmax ? "[batch, queries, classes + 1] with classes >= 1" : "[batch, queries, classes] with classes >= 1"
+            throw DETRInputError.badShape(what: "logits", expected: want, got: logits.shape)
         }
         guard boxes.shape == [logits.shape[0], logits.shape[1], 4] else {
             throw DETRInputError.badShape(what: "boxes", expected: "[\(logits.shape[0]), \(logits.shape[1]), 4]", got: boxes.shape)
+        }
+        guard groups >= 1, logits.shape[1] % groups == 0 else {
+            throw DETRInputError.invalidArgument("\(logits.shape[1]) queries do not split into \(groups) groups")
         }
         if let masks, masks.rank != 4 || Array(masks.shape.prefix(2)) != Array(logits.shape.prefix(2)) {
             throw DETRInputError.badShape(what: "masks", expected: "[\(logits.shape[0]), \(logits.shape[1]), h, w]", got: masks.shape)

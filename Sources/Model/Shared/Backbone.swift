@@ -132,21 +132,26 @@ public enum ResNetDepth: Int, Sendable, Codable, CaseIterable {
 }
 
 /// The ResNet trunk of DETR's backbone (torchvision keys under `body`): conv1, bn1, max-pool,
-/// layer1...layer4; layer4 optionally dilated instead of strided (DC5).
+/// layer1...layer4; layer4 optionally dilated instead of strided (DC5), or left out
+/// (`stages: 3`: the trunk ends at layer3, stride 16, with layer3's channels).
 public final class ResNet: Module {
     public let depth: ResNetDepth
     public let norm: BackboneNorm
+    /// Stages built (3 or 4).
+    public let stageCount: Int
     let stem: ConvNorm
     let stages: [[ResidualBlock]]
 
-    public init(depth: ResNetDepth, norm: BackboneNorm, dilation: Bool = false, using rng: inout SplitMix64) {
+    public init(depth: ResNetDepth, norm: BackboneNorm, dilation: Bool = false, stages stageCount: Int = 4, using rng: inout SplitMix64) {
+        precondition(stageCount == 3 || stageCount == 4, "ResNet: 3 or 4 stages")
         self.depth = depth
         self.norm = norm
+        self.stageCount = stageCount
         stem = ConvNorm(3, 64, kernel: 7, stride: 2, padding: 3, norm: norm, convKey: "conv1", normKey: "bn1", using: &rng)
         var stages: [[ResidualBlock]] = []
         var inChannels = 64
         var currentDilation = 1
-        for (i, (planes, count)) in zip([64, 128, 256, 512], depth.blocks).enumerated() {
+        for (i, (planes, count)) in zip([64, 128, 256, 512], depth.blocks).prefix(stageCount).enumerated() {
             var stride = i == 0 ? 1 : 2
             let previousDilation = currentDilation
             if i == 3 && dilation {
@@ -166,7 +171,10 @@ public final class ResNet: Module {
         // torchvision's zero_init_residual is off by default: norms start at weight 1, bias 0.
     }
 
-    /// The outputs of layer1...layer4 ([B, C_i, H_i, W_i]); `returnAll` false gives only layer4.
+    /// Channels of the last stage's output.
+    public var outputChannels: Int { depth.stageChannels[stageCount - 1] }
+
+    /// The outputs of layer1...layer4 ([B, C_i, H_i, W_i]); `returnAll` false gives only the last stage.
     public func callAsFunction(_ x: Tensor, returnAll: Bool = false, _ ctx: inout ForwardContext) -> [Tensor] {
         var h = stem(x, relu: true, &ctx).maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1))
         var outs: [Tensor] = []

@@ -30,15 +30,21 @@ public struct Detection: Equatable, Sendable {
 
 /// DETR's `PostProcess`: turns model outputs into detections in pixel coordinates.
 ///
-/// Per query: softmax over the C + 1 logits, the best real class (the "no object" class is
-/// left out of the max) and its probability as the score; the normalised cxcywh box becomes
-/// xyxy scaled by the original image's width and height. With neither option set, every
-/// query is returned in query order, as DETR does. `scoreThreshold` keeps the queries whose
-/// score is strictly above it (as DETR's demo `probas.max(-1).values > 0.7`); `topK` then
-/// keeps the k best, sorted by decreasing score (ties: lower query first).
+/// Softmax scoring (DETR), per query: softmax over the C + 1 logits, the best real class (the
+/// "no object" class is left out of the max) and its probability as the score. With neither
+/// option set, every query is returned in query order, as DETR does.
+/// Sigmoid scoring (Conditional / Deformable DETR): the sigmoid of every (query, class) pair,
+/// the best `candidates` pairs (default min(100, Q * C)) over queries x classes in decreasing
+/// score (ties: lower query, then lower class first), so one query may give several classes.
+/// Either way the normalised cxcywh box becomes xyxy scaled by the original image's width and
+/// height. `scoreThreshold` keeps the detections whose score is strictly above it (as DETR's
+/// demo `probas.max(-1).values > 0.7`); `topK` then keeps the k best, sorted by decreasing
+/// score (ties: lower query first).
 public struct PostProcess: Sendable {
     public var topK: Int?
     public var scoreThreshold: Float?
+    /// Candidates over queries x classes with sigmoid scoring (the official code's 100).
+    public var candidates = 100
 
     public init(topK: Int? = nil, scoreThreshold: Float? = nil) {
         self.topK = topK
@@ -57,22 +63,35 @@ public struct PostProcess: Sendable {
         }
         if let topK, topK < 0 { throw DETRInputError.invalidArgument("PostProcess: topK \(topK) is negative") }
         return try withNoGrad {
-            let prob = output.logits.detach().softmax(axis: -1)               // [B, Q, C+1]
+            let logits = output.logits.detach()
+            let prob = output.scoring == .softmax ? logits.softmax(axis: -1) : logits.sigmoid()   // [B, Q, C(+1)]
             let xyxy = try boxCxcywhToXyxy(output.boxes.detach())             // [B, Q, 4]
-            let b = output.batchSize, q = output.numQueries, c1 = output.numClasses + 1
+            let b = output.batchSize, q = output.numQueries, width = prob.shape[2]
             var result: [[Detection]] = []
             for img in 0..<b {
                 let w = Float(imageSizes[img].width), h = Float(imageSizes[img].height)
+                // (query, class, score) candidates.
+                var picks: [(query: Int, label: Int, score: Float)] = []
+                switch output.scoring {
+                case .softmax:
+                    for qi in 0..<q {
+                        let row = prob.data + (img * q + qi) * width
+                        var best = 0
+                        for j in 1..<(width - 1) where row[j] > row[best] { best = j }
+                        picks.append((qi, best, row[best]))
+                    }
+                case .sigmoid:
+                    let base = prob.data + img * q * width
+                    var order = Array(0..<(q * width))
+                    order.sort { base[$0] != base[$1] ? base[$0] > base[$1] : $0 < $1 }
+                    picks = order.prefix(Swift.min(candidates, q * width)).map { ($0 / width, $0 % width, base[$0]) }
+                }
                 var dets: [Detection] = []
-                for qi in 0..<q {
-                    let row = prob.data + (img * q + qi) * c1
-                    var best = 0
-                    for j in 1..<(c1 - 1) where row[j] > row[best] { best = j }
-                    let score = row[best]
-                    if let t = scoreThreshold, !(score > t) { continue }
-                    let bx = xyxy.data + (img * q + qi) * 4
+                for pick in picks {
+                    if let t = scoreThreshold, !(pick.score > t) { continue }
+                    let bx = xyxy.data + (img * q + pick.query) * 4
                     let box = DetectionBox(x0: bx[0] * w, y0: bx[1] * h, x1: bx[2] * w, y1: bx[3] * h)
-                    dets.append(Detection(query: qi, label: best, score: score, box: box))
+                    dets.append(Detection(query: pick.query, label: pick.label, score: pick.score, box: box))
                 }
                 if let k = topK {
                     dets.sort { $0.score != $1.score ? $0.score > $1.score : $0.query < $1.query }

@@ -1,3 +1,4 @@
+import Foundation
 import NN
 import Tensor
 
@@ -18,7 +19,7 @@ public final class DETR: Module {
     public init(_ config: DETRConfig, using rng: inout SplitMix64) {
         precondition(config.problems().isEmpty, "DETRConfig: " + config.problems().joined(separator: "; "))
         self.config = config
-        backbone = ResNet(depth: config.backbone, norm: config.backboneNorm, dilation: config.dilation, using: &rng)
+        backbone = ResNet(depth: config.backbone, norm: config.backboneNorm, dilation: config.dilation, stages: config.backboneStages, using: &rng)
         transformer = Transformer(config, using: &rng)
         switch config.positionEncoding {
         case .sine:
@@ -28,10 +29,12 @@ public final class DETR: Module {
             sine = nil
             learned = LearnedPositionEncoding(numPosFeats: config.dModel / 2, using: &rng)
         }
-        inputProj = Conv2d(config.backbone.stageChannels[3], config.dModel, kernel: (1, 1), using: &rng)
-        queryEmbed = Embedding(config.numQueries, config.dModel, using: &rng)
-        classEmbed = Linear(config.dModel, config.numClasses + 1, using: &rng)
+        inputProj = Conv2d(backbone.outputChannels, config.dModel, kernel: (1, 1), using: &rng)
+        queryEmbed = Embedding(config.numQueries * config.groups, config.dModel, using: &rng)
+        let sigmoid = config.classLoss == .sigmoid
+        classEmbed = Linear(config.dModel, config.numClasses + (sigmoid ? 0 : 1), using: &rng)
         bboxEmbed = MLP(input: config.dModel, hidden: config.dModel, output: 4, layers: 3, using: &rng)
+        if sigmoid { focalHeadInit(classEmbed: classEmbed, bboxEmbed: bboxEmbed) }
         if config.backboneNorm == .frozen {
             // As the official code with pretrained weights: only layer2...layer4 of the backbone train.
             freeze(prefixes: ["backbone.0.body.conv1", "backbone.0.body.layer1"])
@@ -53,7 +56,7 @@ public final class DETR: Module {
         public var memory: Tensor
         /// input_proj of the last backbone stage [B, C, h, w].
         public var projected: Tensor
-        /// Backbone stages (layer1...layer4 when `allStages`, else layer4 only).
+        /// Backbone stages (layer1... when `allStages`, else the last stage only).
         public var features: [Tensor]
         /// Padding mask at the last stage's resolution [B, h, w].
         public var featureMask: BoolTensor
@@ -72,13 +75,19 @@ public final class DETR: Module {
         let featureMask = featureMasks[featureMasks.count - 1]
         let pos = positionEncoding(featureMask)
         let projected = inputProj(feature)
-        let (hs, memory) = transformer(src: projected, mask: featureMask, queries: queryEmbed.weight, pos: pos, &ctx)
+        // Training runs every query group; inference group 0 only (the first Q rows).
+        let groups = ctx.training ? config.groups : 1
+        let queries = groups == config.groups ? queryEmbed.weight : queryEmbed.weight.slice(axis: 0, 0..<config.numQueries)
+        let (hs, memory) = transformer(src: projected, mask: featureMask, queries: queries, pos: pos, groups: groups, &ctx)
         let logits = classEmbed(hs)            // [L, B, Q, C+1]
         let boxes = bboxEmbed(hs).sigmoid()    // [L, B, Q, 4]
         let layers = hs.shape[0]
         func layer(_ t: Tensor, _ i: Int) -> Tensor { t.slice(axis: 0, i..<(i + 1)).squeeze(0) }
-        let aux = config.auxLoss ? (0..<(layers - 1)).map { DETROutput(logits: layer(logits, $0), boxes: layer(boxes, $0)) } : []
-        let output = DETROutput(logits: layer(logits, layers - 1), boxes: layer(boxes, layers - 1), aux: aux)
+        let scoring = config.classLoss
+        let aux = config.auxLoss ? (0..<(layers - 1)).map {
+            DETROutput(logits: layer(logits, $0), boxes: layer(boxes, $0), scoring: scoring, groups: groups)
+        } : []
+        let output = DETROutput(logits: layer(logits, layers - 1), boxes: layer(boxes, layers - 1), aux: aux, scoring: scoring, groups: groups)
         let memoryMap = memory.permute([1, 2, 0]).reshape([b, config.dModel, h, w])
         return Intermediate(output: output, hs: hs, memory: memoryMap, projected: projected, features: features,
                             featureMask: featureMask, featureMasks: featureMasks)
@@ -99,3 +108,18 @@ public final class DETR: Module {
         visitChild(learned, "1", prefix.appending("backbone"), body)
     }
 }
+
+/// The heads' initialisation of the sigmoid focal recipe (Deformable / Conditional DETR): the
+/// class bias at the prior -log((1 - 0.01) / 0.01), so that every class starts at probability
+/// 0.01, and the last box layer at zero (boxes start at the reference or at the centre).
+func focalHeadInit(classEmbed: Linear, bboxEmbed: MLP) {
+    let prior: Float = 0.01
+    let bias = -Float(Foundation.log(Double((1 - prior) / prior)))
+    classEmbed.bias?.assign(Tensor.full(classEmbed.bias!.shape, bias))
+    let last = bboxEmbed.layers[bboxEmbed.layers.count - 1]
+    last.weight.assign(Tensor.zeros(last.weight.shape))
+    last.bias?.assign(Tensor.zeros(last.bias!.shape))
+}
+
+extension DETR: DetectionNetwork {}
+extension DETRSegmentation: DetectionNetwork {}

@@ -10,14 +10,18 @@ final class EncoderLayer: Module {
     let dropout: Dropout
     let preNorm: Bool
 
-    init(_ c: DETRConfig, using rng: inout SplitMix64) {
-        selfAttn = MultiheadAttention(embedDim: c.dModel, heads: c.heads, dropout: c.dropout, using: &rng)
-        linear1 = Linear(c.dModel, c.feedForward, using: &rng)
-        linear2 = Linear(c.feedForward, c.dModel, using: &rng)
-        norm1 = LayerNorm(c.dModel)
-        norm2 = LayerNorm(c.dModel)
-        dropout = Dropout(c.dropout)
-        preNorm = c.preNorm
+    init(dModel: Int, heads: Int, feedForward: Int, dropout p: Float, preNorm: Bool, using rng: inout SplitMix64) {
+        selfAttn = MultiheadAttention(embedDim: dModel, heads: heads, dropout: p, using: &rng)
+        linear1 = Linear(dModel, feedForward, using: &rng)
+        linear2 = Linear(feedForward, dModel, using: &rng)
+        norm1 = LayerNorm(dModel)
+        norm2 = LayerNorm(dModel)
+        dropout = Dropout(p)
+        self.preNorm = preNorm
+    }
+
+    convenience init(_ c: DETRConfig, using rng: inout SplitMix64) {
+        self.init(dModel: c.dModel, heads: c.heads, feedForward: c.feedForward, dropout: c.dropout, preNorm: c.preNorm, using: &rng)
     }
 
     func callAsFunction(_ src: Tensor, mask: BoolTensor?, pos: Tensor, _ ctx: inout ForwardContext) -> Tensor {
@@ -64,20 +68,25 @@ final class DecoderLayer: Module {
         preNorm = c.preNorm
     }
 
-    func callAsFunction(_ tgt: Tensor, memory: Tensor, memoryMask: BoolTensor?, pos: Tensor, queryPos: Tensor,
+    /// Self-attention within each of `groups` query groups (Group DETR), cross-attention shared.
+    func callAsFunction(_ tgt: Tensor, memory: Tensor, memoryMask: BoolTensor?, pos: Tensor, queryPos: Tensor, groups: Int,
                         _ ctx: inout ForwardContext) -> Tensor {
+        func selfAttention(_ q: Tensor, _ v: Tensor, _ ctx: inout ForwardContext) -> Tensor {
+            let fq = foldGroups(q, groups: groups)
+            return unfoldGroups(selfAttn(query: fq, key: fq, value: foldGroups(v, groups: groups), &ctx).output, groups: groups)
+        }
         if preNorm {
             var t = tgt
             let t2 = norm1(t)
             let q = t2 + queryPos
-            t = t + dropout(selfAttn(query: q, key: q, value: t2, &ctx).output, &ctx)
+            t = t + dropout(selfAttention(q, t2, &ctx), &ctx)
             let t3 = norm2(t)
             t = t + dropout(crossAttn(query: t3 + queryPos, key: memory + pos, value: memory, keyPaddingMask: memoryMask, &ctx).output, &ctx)
             let t4 = norm3(t)
             return t + dropout(linear2(dropout(linear1(t4).relu(), &ctx)), &ctx)
         }
         let q = tgt + queryPos
-        var t = norm1(tgt + dropout(selfAttn(query: q, key: q, value: tgt, &ctx).output, &ctx))
+        var t = norm1(tgt + dropout(selfAttention(q, tgt, &ctx), &ctx))
         t = norm2(t + dropout(crossAttn(query: t + queryPos, key: memory + pos, value: memory, keyPaddingMask: memoryMask, &ctx).output, &ctx))
         return norm3(t + dropout(linear2(dropout(linear1(t).relu(), &ctx)), &ctx))
     }
@@ -115,9 +124,10 @@ public final class Transformer: Module {
         }
     }
 
-    /// src [B, C, h, w], mask [B, h, w] (true = padding), queries [Q, C], pos [B, C, h, w].
-    /// Returns the decoder outputs of every layer [L, B, Q, C] and the memory [h*w, B, C].
-    public func callAsFunction(src: Tensor, mask: BoolTensor, queries: Tensor, pos: Tensor,
+    /// src [B, C, h, w], mask [B, h, w] (true = padding), queries [K*Q, C] (K query groups that
+    /// do not attend to each other), pos [B, C, h, w].
+    /// Returns the decoder outputs of every layer [L, B, K*Q, C] and the memory [h*w, B, C].
+    public func callAsFunction(src: Tensor, mask: BoolTensor, queries: Tensor, pos: Tensor, groups: Int = 1,
                                _ ctx: inout ForwardContext) -> (hs: Tensor, memory: Tensor) {
         let b = src.shape[0], c = src.shape[1], hw = src.shape[2] * src.shape[3]
         let s = src.reshape([b, c, hw]).permute([2, 0, 1])          // [HW, B, C]
@@ -130,7 +140,7 @@ public final class Transformer: Module {
         var out = Tensor.zeros(queryPos.shape)
         var intermediate: [Tensor] = []
         for layer in decoderLayers {
-            out = layer(out, memory: memory, memoryMask: m, pos: p, queryPos: queryPos, &ctx)
+            out = layer(out, memory: memory, memoryMask: m, pos: p, queryPos: queryPos, groups: groups, &ctx)
             intermediate.append(decoderNorm(out))
         }
         let hs = Tensor.stack(intermediate, axis: 0).transpose(1, 2)  // [L, B, Q, C]
