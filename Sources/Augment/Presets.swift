@@ -9,6 +9,8 @@ public enum Preset: String, Sendable, CaseIterable {
     case reference
     /// No geometric or colour change.
     case none
+    /// Horizontal flips only, images at their own size (the small-data recipe of the demo).
+    case flip
 
     public static let detrScales = Array(stride(from: 480, through: 800, by: 32))
 
@@ -47,6 +49,8 @@ public enum Preset: String, Sendable, CaseIterable {
             ])
         case .none:
             return Identity()
+        case .flip:
+            return RandomHorizontalFlip(p: 0.5)
         }
     }
 
@@ -54,7 +58,7 @@ public enum Preset: String, Sendable, CaseIterable {
         switch self {
         case .detr: return RandomResize([inputSize], maxSize: Self.maxSize(forInputSize: inputSize))
         case .reference: return Compose([Letterbox(width: inputSize, height: inputSize), DropSmallBoxes(minSize: 1)])
-        case .none: return Identity()
+        case .none, .flip: return Identity()
         }
     }
 }

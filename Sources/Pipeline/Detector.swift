@@ -19,7 +19,7 @@ public enum InputGeometry: Equatable, Sendable {
     public static func of(preset: String, inputSize: Int) -> InputGeometry {
         switch preset {
         case "reference": return .letterbox(size: inputSize)
-        case "none": return .original
+        case "none", "flip": return .original
         default: return .shorterSide(size: inputSize, maxSize: Preset.maxSize(forInputSize: inputSize))
         }
     }

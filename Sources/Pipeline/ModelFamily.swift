@@ -55,6 +55,14 @@ public struct ModelConfig: @unchecked Sendable, Equatable, Codable {
     public func makeCriterion() -> SetCriterion { value.makeCriterion() }
     public mutating func apply(_ settings: ArchitectureSettings) -> [String] { value.apply(settings) }
 
+    /// A copy with the class count and backbone norm set (what a trainer decides from the data).
+    public func with(numClasses: Int, backboneNorm: BackboneNorm) -> ModelConfig {
+        var c = self
+        c.numClasses = numClasses
+        c.backboneNorm = backboneNorm
+        return c
+    }
+
     /// The config as a concrete family type, if it is that family.
     public func `as`<C: DetectorConfig>(_ type: C.Type) -> C? { value as? C }
 

@@ -1,3 +1,4 @@
+import Augment
 import Foundation
 import Model
 
@@ -75,7 +76,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         if trainList == nil && cocoTrain == nil { out.append("no training data: give a lines file or --coco") }
         if cocoTrain != nil && cocoTrainImages == nil { out.append("--coco needs --images") }
         if inputSize < 32 { out.append("input size \(inputSize) is below 32") }
-        if !["detr", "reference", "none"].contains(preset) { out.append("unknown preset '\(preset)' (detr, reference, none)") }
+        if Preset(rawValue: preset) == nil { out.append("unknown preset '\(preset)' (\(Preset.allCases.map(\.rawValue).joined(separator: ", ")))") }
         if !["adamw", "sgd"].contains(optimizer) { out.append("unknown optimizer '\(optimizer)' (adamw, sgd)") }
         if !["cos", "step", "constant"].contains(schedule) { out.append("unknown schedule '\(schedule)' (cos, step, constant)") }
         if batch < 1 || freezeBatch < 1 { out.append("batch sizes must be at least 1") }

@@ -44,13 +44,36 @@ public struct EpochRecord: Sendable {
     /// The terms' names in the criterion's order.
     public var termNames: [String] = []
     public var learningRate: Float
+    /// The whole epoch: training, validation loss and evaluation.
     public var seconds: Double
+    /// Training steps only (what images/s is measured on).
+    public var trainSeconds: Double = 0
+    /// Seconds since the run (or its resumption) started, at the end of this epoch.
+    public var elapsed: Double = 0
     public var images: Int
     public var skipped: Int
     /// COCO AP at IoU 0.5 and AP 0.5:0.95 on the validation set, in epochs with an evaluation.
     public var ap50: Double?
     public var map: Double?
     public var savedBest: Bool
+}
+
+extension EpochRecord {
+    /// One line of `epochs.jsonl`: the epoch (1-based), seconds since the start, training
+    /// images per second, losses, the last layer's loss terms and the validation AP.
+    public func jsonLine() throws -> String {
+        var object: [String: Any] = [
+            "epoch": epoch + 1, "elapsed_s": (elapsed * 1000).rounded() / 1000, "epoch_s": (seconds * 1000).rounded() / 1000,
+            "images": images, "images_per_s": (Double(images) / max(trainSeconds, 1e-9) * 100).rounded() / 100,
+            "train_loss": trainLoss, "lr": Double(learningRate),
+            "terms": terms,
+        ]
+        if let valLoss { object["val_loss"] = valLoss }
+        if let ap50 { object["ap50"] = ap50 }
+        if let map { object["map"] = map }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
 }
 
 /// Callbacks of a run (all optional): notes, per-iteration progress and epoch summaries.
@@ -386,6 +409,7 @@ public final class Trainer {
                 record.map = map
             }
             record.seconds = Date().timeIntervalSince(start)
+            record.elapsed = Date().timeIntervalSince(clock)
             try finishEpoch(&record, isLast: isLast)
             lastEpochSeconds = record.seconds
             records.append(record)
@@ -440,10 +464,11 @@ public final class Trainer {
                                 lr, rate, Self.duration(eta))
             reporter.progress(epoch, iteration, iterations, status)
         }
+        let trainSeconds = Date().timeIntervalSince(start)
         guard images > 0 else { throw TrainError.noSamples("epoch \(epoch + 1)") }
         return EpochRecord(epoch: epoch, trainLoss: lossSum / Double(images), valLoss: nil,
                            terms: termSums.mapValues { $0 / Double(images) }, termNames: termNames, learningRate: lr, seconds: 0,
-                           images: images, skipped: it.skipped.count, ap50: nil, map: nil, savedBest: false)
+                           trainSeconds: trainSeconds, images: images, skipped: it.skipped.count, ap50: nil, map: nil, savedBest: false)
     }
 
     /// A loss term's name without DETR's `loss_` prefix (`ce`, `bbox`, `giou`).
@@ -532,6 +557,7 @@ public final class Trainer {
         try appendLine(String(format: "%.6f", record.trainLoss), to: FileIO.join(dir, "epoch_loss.txt"))
         if let v = record.valLoss { try appendLine(String(format: "%.6f", v), to: FileIO.join(dir, "epoch_val_loss.txt")) }
         if let ap = record.ap50 { try appendLine(String(format: "%.6f", ap), to: FileIO.join(dir, "epoch_map.txt")) }
+        try appendLine(try record.jsonLine(), to: FileIO.join(dir, "epochs.jsonl"))
         if record.savedBest {
             try bundle.save(to: FileIO.join(dir, "best"), optimizer: optState)
             try link(FileIO.join(options.saveDir, "best"), to: "best")

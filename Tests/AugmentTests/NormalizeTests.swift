@@ -44,6 +44,12 @@ final class NormalizeTests: XCTestCase {
             case .none:
                 XCTAssertEqual(train, s)
                 XCTAssertEqual(val, s)
+            case .flip:
+                // The image or its mirror image (boxes mirrored with it), at its own size.
+                XCTAssertEqual(val, s)
+                let mirrored = try RandomHorizontalFlip(p: 1).apply(s, using: &rng)
+                XCTAssertEqual(mirrored.target.boxes, [Box(34, 5, 59, 40)])
+                XCTAssertTrue(train == s || train == mirrored, "\(train.target.boxes)")
             }
         }
     }

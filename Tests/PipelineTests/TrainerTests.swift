@@ -10,10 +10,34 @@ final class TrainerTests: XCTestCase {
     /// Two epochs in one go, or one epoch, an interruption and a resume: the same weights,
     /// optimizer state and logs (same seed; dropout, shuffling and augmentation included).
     func testResumeGivesTheSameWeights() throws {
-        let dir = try makeTemporaryDirectory("resume")
+        try checkResume("resume") { _ in }
+    }
+
+    /// The same for Conditional DETR with query groups (flips on): the family, its config and
+    /// all K*Q query rows travel through the checkpoint; evaluation runs group 0.
+    func testResume_ConditionalDETRWithGroups() throws {
+        try checkResume("resume-cond") { o in
+            var c = ConditionalDETRConfig()
+            c.backbone = .resnet18
+            c.backboneStages = 3
+            c.dModel = 32
+            c.heads = 4
+            c.feedForward = 64
+            c.encoderLayers = 1
+            c.decoderLayers = 1
+            c.numQueries = 5
+            c.groups = 3
+            o.config = ModelConfig(c)
+            o.preset = "flip"
+        }
+    }
+
+    func checkResume(_ label: String, _ configure: (inout TrainOptions) -> Void) throws {
+        let dir = try makeTemporaryDirectory(label)
         let data = try ShapesFixture.make(in: dir + "/data", count: 4, side: 64, seed: 11)
         var o = tinyTrainOptions(lines: data.lines, saveDir: dir + "/a")
         o.valList = data.lines
+        configure(&o)
         let a = try Trainer(options: o).run()
         XCTAssertEqual(a.records.count, 2)
 
@@ -41,6 +65,8 @@ final class TrainerTests: XCTestCase {
         let state = try JSONDecoder().decode(CheckpointState.self, from: wb.state)
         XCTAssertEqual(state.epoch, 2)
         XCTAssertEqual(state.step, 4)
+        XCTAssertEqual(state.config, o.config.with(numClasses: DemoData.classNames.count, backboneNorm: .trainable))
+        XCTAssertNotNil(a.records[1].ap50)
     }
 
     /// The logs folder of a run: checkpoints, text files, plots and the links.

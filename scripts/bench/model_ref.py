@@ -6,7 +6,9 @@
 Cases: detr-r50-infer-BxHxW (eval mode, no grad) and detr-r50-train-2x512x512 (one step:
 forward, matching, loss, backward, clipping, AdamW; dropout 0.1 as configured). The model is transformers'
 DetrForObjectDetection with a timm ResNet-50 (random init, no download), 91 classes,
-100 queries, d_model 256, 6+6 layers: the DETR-R50 architecture. Threads: torch's default.
+100 queries, d_model 256, 6+6 layers: the DETR-R50 architecture. conditional-detr-r50-infer-BxHxW
+and conditional-detr-r50-train-2x512x512: ConditionalDetrForObjectDetection the same way (300
+queries, 91 classes, focal loss). Threads: torch's default.
 """
 import os
 import sys
@@ -16,7 +18,7 @@ from benchcommon import run_case_cli  # noqa: E402
 
 try:
     import torch
-    from transformers import DetrConfig, DetrForObjectDetection
+    from transformers import ConditionalDetrConfig, ConditionalDetrForObjectDetection, DetrConfig, DetrForObjectDetection
 except ImportError as e:
     sys.exit(f"torch/transformers missing: {e} (pip install torch transformers timm)")
 
@@ -24,8 +26,13 @@ except ImportError as e:
 
 def prepare(case):
     torch.manual_seed(0)
-    cfg = DetrConfig(use_timm_backbone=True, backbone="resnet50", use_pretrained_backbone=False, num_labels=91)
-    model = DetrForObjectDetection(cfg).eval()
+    if case.startswith("conditional-"):
+        cfg = ConditionalDetrConfig(use_timm_backbone=True, backbone="resnet50", use_pretrained_backbone=False, num_labels=91)
+        model = ConditionalDetrForObjectDetection(cfg).eval()
+        case = case[len("conditional-"):]
+    else:
+        cfg = DetrConfig(use_timm_backbone=True, backbone="resnet50", use_pretrained_backbone=False, num_labels=91)
+        model = DetrForObjectDetection(cfg).eval()
     if case.startswith("detr-r50-infer-"):
         b, h, w = (int(v) for v in case.rsplit("-", 1)[1].split("x"))
         x = torch.rand(b, 3, h, w) * 4 - 2

@@ -47,7 +47,7 @@ struct DETRTrain: ParsableCommand {
 
     @Option(help: "Input size: shorter side (detr preset; longer side at most 1333 * size / 800) or square side (reference preset).")
     var inputSize: Int = 800
-    @Option(help: "Transforms preset: detr (DETR's multi-scale recipe), reference (the detr-pytorch jitter + letterbox), none.")
+    @Option(help: "Transforms preset: detr (DETR's multi-scale recipe), reference (the detr-pytorch jitter + letterbox), flip (horizontal flips, native size), none.")
     var preset: String = "detr"
     @Option(help: "Backbone: resnet18, resnet34, resnet50, resnet101.")
     var backbone: String = "resnet50"
@@ -226,7 +226,7 @@ struct DETRTrain: ParsableCommand {
                     var line = String(format: "Epoch %d/%d - loss %.3f", r.epoch + 1, total, r.trainLoss)
                     if let v = r.valLoss { line += String(format: " - val_loss %.3f", v) }
                     line += " - " + r.termNames.map { String(format: "%@ %.3f", $0, r.terms[$0] ?? 0) }.joined(separator: " ")
-                    line += String(format: " - lr %.1e - %.1f s (%.1f img/s)", r.learningRate, r.seconds, Double(r.images) / max(r.seconds, 1e-9))
+                    line += String(format: " - lr %.1e - %.1f s (%.1f img/s)", r.learningRate, r.seconds, Double(r.images) / max(r.trainSeconds, 1e-9))
                     if let ap = r.ap50, let m = r.map { line += String(format: " - AP50 %.3f mAP %.3f", ap, m) }
                     if r.skipped > 0 { line += " - \(r.skipped) samples skipped" }
                     if r.savedBest { line += " - best" }
