@@ -62,7 +62,8 @@ final class LearningTests: XCTestCase {
         #endif
     }
 
-    /// Steps (in epochs of 25) and the AP50 the demo recipe must reach on the 8 images.
+    /// Steps (in epochs of 25) and the AP50 the demo recipe must reach on the 8 images: measured
+    /// 0.27 after 150 steps and 0.705 after 300 (release build, 98 s on the 2-core machine).
     static let demoRecipeEpochs = 12
     static let demoRecipeAP50 = 0.5
 
