@@ -59,13 +59,7 @@ final class ConditionalDETRParityTests: XCTestCase {
     static func model(_ ref: Reference) throws -> ConditionalDETR {
         var initRng = SplitMix64(seed: 0)
         let model = ConditionalDETR(config(), using: &initRng)
-        var rng = SplitMix64(seed: ref.seed)
-        var state: [String: Tensor] = [:]
-        for key in ref.keys {
-            let shape = ref.shapes[key]!, range = ref.ranges[key]!
-            state[key] = Tensor(DETRParityTests.stream(&rng, shape.reduce(1, *), low: range[0], high: range[1]), shape: shape)
-        }
-        try model.load(state)
+        try model.load(DETRParityTests.filledState(keys: ref.keys, shapes: ref.shapes, ranges: ref.ranges, seed: ref.seed))
         return model
     }
 

@@ -75,14 +75,20 @@ final class DETRParityTests: XCTestCase {
         var c = config()
         c.auxLoss = auxLoss
         let model = DETR(c, using: &init_)
-        var rng = SplitMix64(seed: ref.seed)
+        try model.load(filledState(keys: ref.keys, shapes: ref.shapes, ranges: ref.ranges, seed: ref.seed))
+        return model
+    }
+
+    /// Every tensor of an official state dict, in sorted key order, filled uniformly in its
+    /// range from the SplitMix64 stream `seed` (the fixture scripts' rule).
+    static func filledState(keys: [String], shapes: [String: [Int]], ranges: [String: [Double]], seed: UInt64) -> [String: Tensor] {
+        var rng = SplitMix64(seed: seed)
         var state: [String: Tensor] = [:]
-        for key in ref.keys {
-            let shape = ref.shapes[key]!, range = ref.ranges[key]!
+        for key in keys {
+            let shape = shapes[key]!, range = ranges[key]!
             state[key] = Tensor(stream(&rng, shape.reduce(1, *), low: range[0], high: range[1]), shape: shape)
         }
-        try model.load(state)
-        return model
+        return state
     }
 
     static func images(_ ref: Reference) -> Tensor { images(seed: ref.image_seed) }
