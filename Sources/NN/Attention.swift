@@ -40,7 +40,7 @@ public final class MultiheadAttention: Module {
     public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, keyPaddingMask: BoolTensor? = nil,
                                attentionMask: Tensor? = nil, _ ctx: inout ForwardContext) -> (output: Tensor, weights: Tensor) {
         let l = query.shape[0], n = query.shape[1], s = key.shape[0]
-        let e = embedDim, h = heads, hd = e / h
+        let e = embedDim, h = heads
         precondition(query.shape[2] == e && key.shape == [s, n, kdim] && value.shape[0] == s && value.shape[1] == n,
                      "MultiheadAttention: query \(query.shape), key \(key.shape), value \(value.shape)")
         let biases = inProjBias.split([e, e, e], axis: 0)
@@ -55,24 +55,9 @@ public final class MultiheadAttention: Module {
             k = key.linear(weight: kProjWeight!, bias: biases[1])
             v = value.linear(weight: vProjWeight!, bias: biases[2])
         }
-        let scaling = 1 / Float(hd).squareRoot()
-        // [L, N, E] -> [N*H, L, hd]
-        let qh = (q * scaling).reshape([l, n * h, hd]).transpose(0, 1)
-        let kh = k.reshape([s, n * h, hd]).transpose(0, 1)
-        let vh = v.reshape([s, n * h, hd]).transpose(0, 1)
-        var scores = qh.matmul(kh.transpose(1, 2))  // [N*H, L, S]
-        if let attentionMask {
-            precondition(attentionMask.shape == [l, s], "MultiheadAttention: attention mask \(attentionMask.shape) for [\(l), \(s)]")
-            scores = scores + attentionMask
-        }
-        if let keyPaddingMask {
-            precondition(keyPaddingMask.shape == [n, s], "MultiheadAttention: key padding mask \(keyPaddingMask.shape) for [\(n), \(s)]")
-            scores = scores.reshape([n, h, l, s]).maskedFill(keyPaddingMask.reshaped([n, 1, 1, s]), -Float.infinity).reshape([n * h, l, s])
-        }
-        var attn = scores.softmax(axis: -1)
+        let (out, attn) = scaledDotProductAttention(q: q, k: k, v: v, heads: h, keyPaddingMask: keyPaddingMask,
+                                                    attentionMask: attentionMask, dropout: dropout, &ctx)
         let averaged = attn.reshape([n, h, l, s]).mean(axis: 1)
-        attn = attn.dropout(dropout, training: ctx.training, using: &ctx.rng)
-        let out = attn.matmul(vh).transpose(0, 1).reshape([l, n, e])  // [L, N, E]
         return (outProj(out), averaged)
     }
 
@@ -84,4 +69,34 @@ public final class MultiheadAttention: Module {
         body(prefix.appending("in_proj_bias"), inProjBias, .parameter)
         visitChild(outProj, "out_proj", prefix, body)
     }
+}
+
+/// Multi-head scaled dot-product attention over already projected inputs (nn.MultiheadAttention
+/// after its input projection; Conditional DETR's attention, which has none): q [L, N, H*dq],
+/// k [S, N, H*dq], v [S, N, H*dv] -> [L, N, H*dv], scores scaled by dq^-0.5; `attentionMask`
+/// [L, S] is added to the scores, `keyPaddingMask` [N, S] is true where a key is ignored.
+/// Also returns the attention probabilities [N*H, L, S] (before dropout).
+public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, heads h: Int, keyPaddingMask: BoolTensor? = nil,
+                                      attentionMask: Tensor? = nil, dropout: Float,
+                                      _ ctx: inout ForwardContext) -> (output: Tensor, weights: Tensor) {
+    let l = q.shape[0], n = q.shape[1], s = k.shape[0]
+    let dq = q.shape[2] / h, dv = v.shape[2] / h
+    precondition(k.shape == [s, n, h * dq] && v.shape[0] == s && v.shape[1] == n && v.shape[2] % h == 0,
+                 "attention: q \(q.shape), k \(k.shape), v \(v.shape), \(h) heads")
+    // [L, N, H*d] -> [N*H, L, d]
+    let qh = (q * (1 / Float(dq).squareRoot())).reshape([l, n * h, dq]).transpose(0, 1)
+    let kh = k.reshape([s, n * h, dq]).transpose(0, 1)
+    let vh = v.reshape([s, n * h, dv]).transpose(0, 1)
+    var scores = qh.matmul(kh.transpose(1, 2))  // [N*H, L, S]
+    if let attentionMask {
+        precondition(attentionMask.shape == [l, s], "attention: attention mask \(attentionMask.shape) for [\(l), \(s)]")
+        scores = scores + attentionMask
+    }
+    if let keyPaddingMask {
+        precondition(keyPaddingMask.shape == [n, s], "attention: key padding mask \(keyPaddingMask.shape) for [\(n), \(s)]")
+        scores = scores.reshape([n, h, l, s]).maskedFill(keyPaddingMask.reshaped([n, 1, 1, s]), -Float.infinity).reshape([n * h, l, s])
+    }
+    let attn = scores.softmax(axis: -1)
+    let out = attn.dropout(dropout, training: ctx.training, using: &ctx.rng).matmul(vh).transpose(0, 1).reshape([l, n, h * dv])
+    return (out, attn)
 }

@@ -70,14 +70,14 @@ public struct CheckpointState: Codable, Equatable, Sendable {
             throw ModelFileError.badState(path: path, reason: "model '\(model)' but a '\(state.config.family)' config")
         }
         // Checkpoints from before families: the mask head was a flag beside the config.
-        if state.segmentation == true, var c = state.config.as(DETRConfig.self) {
-            c.maskHead = true
-            state.config = ModelConfig(c)
-            if var t = state.training, var tc = t.config.as(DETRConfig.self) {
-                tc.maskHead = true
-                t.config = ModelConfig(tc)
-                state.training = t
+        if state.segmentation == true {
+            func withMaskHead(_ config: ModelConfig) -> ModelConfig {
+                guard var c = config.as(DETRConfig.self) else { return config }
+                c.maskHead = true
+                return ModelConfig(c)
             }
+            state.config = withMaskHead(state.config)
+            if let training = state.training { state.training?.config = withMaskHead(training.config) }
         }
         state.segmentation = nil
         state.model = state.config.family
@@ -186,7 +186,11 @@ public final class ModelBundle {
         } else {
             tensors = try SafeTensors.read(path).tensors
             var config = try inferConfig(tensors, path: path, numClasses: given?.count ?? numClasses)
-            if let heads { _ = config.apply({ var s = ArchitectureSettings(); s.heads = heads; return s }()) }
+            if let heads {
+                var settings = ArchitectureSettings()
+                settings.heads = heads
+                _ = config.apply(settings)
+            }
             let count = config.numClasses
             if let given, given.count != count { throw ModelFileError.classMismatch(path: path, checkpoint: count, given: given.count) }
             if let numClasses, numClasses != count { throw ModelFileError.classMismatch(path: path, checkpoint: count, given: numClasses) }

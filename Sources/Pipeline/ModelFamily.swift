@@ -123,27 +123,6 @@ extension JSONEncoder {
     }
 }
 
-/// JSON objects with defaults: what `state.json` readers use so that files written before a
-/// field existed still decode.
-enum TolerantJSON {
-    /// `object` over the JSON object of `defaults`, recursively for nested objects.
-    static func merged(_ object: [String: Any], over defaults: [String: Any]) -> [String: Any] {
-        var out = defaults
-        for (k, v) in object {
-            if let inner = v as? [String: Any], let base = out[k] as? [String: Any] {
-                out[k] = merged(inner, over: base)
-            } else {
-                out[k] = v
-            }
-        }
-        return out
-    }
-
-    static func object<T: Encodable>(_ value: T) throws -> [String: Any] {
-        (try JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) as? [String: Any]) ?? [:]
-    }
-}
-
 /// Any JSON value, for reading an object whose fields depend on one of its keys.
 enum JSONValue: Decodable {
     case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])

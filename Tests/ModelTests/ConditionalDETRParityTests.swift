@@ -63,11 +63,7 @@ final class ConditionalDETRParityTests: XCTestCase {
         return model
     }
 
-    func assertClose(_ got: Tensor, _ want: Encoded, _ what: String, atol: Float = 1e-4) {
-        XCTAssertEqual(got.shape, want.shape, what)
-        let worst = zip(got.scalars, want.data).map { Swift.abs($0 - $1) }.max() ?? 0
-        XCTAssertLessThan(worst, atol, "\(what): max abs difference \(worst)")
-    }
+    func assertClose(_ got: Tensor, _ want: Encoded, _ what: String) { DETRParityTests.assertClose(got, want, what) }
 
     func run(_ ref: Reference, model: ConditionalDETR, training: Bool) -> DETROutput {
         var ctx = ForwardContext(training: training)
@@ -113,18 +109,6 @@ final class ConditionalDETRParityTests: XCTestCase {
         XCTAssertEqual(losses.terms.map(\.weight), [2, 5, 2])
         XCTAssertLessThan(rel(losses.total.item, ref.loss), 1e-4, "total")
         losses.total.backward()
-        let params = Dictionary(uniqueKeysWithValues: model.namedState().map { ($0.key, $0.tensor) })
-        for (key, want) in ref.grads.sorted(by: { $0.key < $1.key }) {
-            guard let g = params[key]?.grad else {
-                XCTFail("\(key): no gradient")
-                continue
-            }
-            XCTAssertEqual(g.shape, want.shape, key)
-            let sampled = stride(from: 0, to: g.count, by: want.stride).map { g.data[$0] }
-            XCTAssertEqual(sampled.count, want.data.count, key)
-            let scale = want.data.map { Swift.abs($0) }.max() ?? 1
-            let worst = zip(sampled, want.data).map { Swift.abs($0 - $1) }.max() ?? 0
-            XCTAssertLessThanOrEqual(worst / Swift.max(scale, 1e-12), 1e-3, "\(key): max difference \(worst) for gradients up to \(scale)")
-        }
+        DETRParityTests.assertGradients(model, ref.grads)
     }
 }

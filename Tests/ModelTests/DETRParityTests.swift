@@ -107,6 +107,11 @@ final class DETRParityTests: XCTestCase {
     }
 
     func assertClose(_ got: Tensor, _ want: Encoded, _ what: String, atol: Float = 1e-4) {
+        Self.assertClose(got, want, what, atol: atol)
+    }
+
+    /// Shape equal and max |got - want| below `atol`.
+    static func assertClose(_ got: Tensor, _ want: Encoded, _ what: String, atol: Float = 1e-4) {
         XCTAssertEqual(got.shape, want.shape, what)
         let worst = zip(got.scalars, want.data).map { Swift.abs($0 - $1) }.max() ?? 0
         XCTAssertLessThan(worst, atol, "\(what): max abs difference \(worst)")
@@ -144,8 +149,14 @@ final class DETRParityTests: XCTestCase {
         XCTAssertEqual(Double(losses.main.cardinalityError), ref.losses["cardinality_error"]!, accuracy: 1e-6)
         XCTAssertLessThan(rel(losses.total.item, ref.loss), 1e-4, "total")
         losses.total.backward()
+        Self.assertGradients(model, ref.grads)
+    }
+
+    /// Each named parameter's gradient against the reference's sampled values (every stride-th
+    /// element): max difference within 1e-3 of the largest reference value.
+    static func assertGradients(_ model: Module, _ grads: [String: Sampled]) {
         let params = Dictionary(uniqueKeysWithValues: model.namedState().map { ($0.key, $0.tensor) })
-        for (key, want) in ref.grads.sorted(by: { $0.key < $1.key }) {
+        for (key, want) in grads.sorted(by: { $0.key < $1.key }) {
             guard let g = params[key]?.grad else {
                 XCTFail("\(key): no gradient")
                 continue

@@ -37,8 +37,8 @@ final class ConditionalDecoderLayer: Module {
         let q = saQContent(tgt) + saQPos(queryPos)
         let k = saKContent(tgt) + saKPos(queryPos)
         let v = saV(tgt)
-        let sa = multiHeadAttention(q: foldGroups(q, groups: groups), k: foldGroups(k, groups: groups), v: foldGroups(v, groups: groups),
-                                    heads: heads, keyPaddingMask: nil, dropout: attentionDropout, &ctx)
+        let sa = scaledDotProductAttention(q: foldGroups(q, groups: groups), k: foldGroups(k, groups: groups),
+                                           v: foldGroups(v, groups: groups), heads: heads, dropout: attentionDropout, &ctx).output
         var t = norm1(tgt + dropout(selfOut(unfoldGroups(sa, groups: groups)), &ctx))
 
         let nq = t.shape[0], b = t.shape[1], d = t.shape[2], hw = memory.shape[0], hd = d / heads
@@ -53,8 +53,8 @@ final class ConditionalDecoderLayer: Module {
         // Per head: [content ; spatial], width 2 * d / heads.
         let cq = Tensor.cat([qc.reshape([nq, b, heads, hd]), s.reshape([nq, b, heads, hd])], axis: 3).reshape([nq, b, 2 * d])
         let ck = Tensor.cat([kc.reshape([hw, b, heads, hd]), kp.reshape([hw, b, heads, hd])], axis: 3).reshape([hw, b, 2 * d])
-        let ca = multiHeadAttention(q: cq, k: ck, v: caV(memory), heads: heads, keyPaddingMask: memoryMask,
-                                    dropout: attentionDropout, &ctx)
+        let ca = scaledDotProductAttention(q: cq, k: ck, v: caV(memory), heads: heads, keyPaddingMask: memoryMask,
+                                           dropout: attentionDropout, &ctx).output
         t = norm2(t + dropout(crossOut(ca), &ctx))
         return norm3(t + dropout(linear2(dropout(linear1(t).relu(), &ctx)), &ctx))
     }
@@ -179,19 +179,13 @@ public final class ConditionalDETR: Module, DetectionNetwork {
                      "ConditionalDETR: images \(images.shape) with mask \(mask.shape)")
         let feature = backbone(images, &ctx)[0]
         let featureMask = downsampleMask(mask, to: feature.shape[2], feature.shape[3])
-        let groups = ctx.training ? config.groups : 1
-        let queries = groups == config.groups ? queryEmbed.weight : queryEmbed.weight.slice(axis: 0, 0..<config.numQueries)
+        let (queries, groups) = activeQueries(queryEmbed, perGroup: config.numQueries, groups: config.groups, training: ctx.training)
         let (hs, reference) = transformer(src: inputProj(feature), mask: featureMask, queries: queries, pos: sine(mask: featureMask),
                                           groups: groups, &ctx)
         let logits = classEmbed(hs)                                                   // [L, B, Q, C]
         let offset = Tensor.cat([inverseSigmoid(reference), Tensor.zeros(reference.shape)], axis: 2)  // [B, Q, 4]
         let boxes = (bboxEmbed(hs) + offset).sigmoid()                                // [L, B, Q, 4]
-        let layers = hs.shape[0]
-        func layer(_ t: Tensor, _ i: Int) -> Tensor { t.slice(axis: 0, i..<(i + 1)).squeeze(0) }
-        let aux = config.auxLoss ? (0..<(layers - 1)).map {
-            DETROutput(logits: layer(logits, $0), boxes: layer(boxes, $0), scoring: .sigmoid, groups: groups)
-        } : []
-        return DETROutput(logits: layer(logits, layers - 1), boxes: layer(boxes, layers - 1), aux: aux, scoring: .sigmoid, groups: groups)
+        return .fromLayers(logits: logits, boxes: boxes, auxLoss: config.auxLoss, scoring: .sigmoid, groups: groups)
     }
 
     public func visit(_ prefix: ParameterKey, _ body: (ParameterKey, Tensor, StateKind) -> Void) {

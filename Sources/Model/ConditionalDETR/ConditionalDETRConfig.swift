@@ -36,23 +36,13 @@ public struct ConditionalDETRConfig: Equatable, Sendable, Codable {
     public init() {}
 
     public func problems() -> [String] {
-        var out: [String] = []
-        if dModel <= 0 || heads <= 0 || dModel % heads != 0 {
-            out.append("dModel (\(dModel)) must be a positive multiple of heads (\(heads))")
-        }
+        var out = transformerProblems()
         if dModel % 4 != 0 { out.append("dModel (\(dModel)) must be a multiple of 4 (sine embeddings of positions and reference points)") }
-        if numQueries <= 0 { out.append("numQueries must be positive") }
-        if encoderLayers < 0 || decoderLayers <= 0 { out.append("need at least one decoder layer") }
-        if !(0..<1).contains(dropout) { out.append("dropout must be in [0, 1)") }
-        if numClasses < 1 { out.append("numClasses must be at least 1") }
-        if groups < 1 { out.append("groups must be at least 1") }
-        if backboneStages != 3 && backboneStages != 4 { out.append("backbone stages must be 3 or 4") }
-        if dilation && backboneStages != 4 { out.append("dilation applies to layer4, which a 3-stage backbone does not have") }
         return out
     }
 }
 
-extension ConditionalDETRConfig: DetectorConfig {
+extension ConditionalDETRConfig: TransformerDetectorConfig {
     public static let family = "conditional-detr"
     public static let summary = "Conditional DETR (Meng et al. 2021): conditional cross-attention around learned reference points, sigmoid focal loss"
 
@@ -68,17 +58,7 @@ extension ConditionalDETRConfig: DetectorConfig {
 
     public mutating func apply(_ s: ArchitectureSettings) -> [String] {
         var out: [String] = []
-        if let v = s.backbone { backbone = v }
-        if let v = s.backboneStages { backboneStages = v }
-        if let v = s.queries { numQueries = v }
-        if let v = s.dModel { dModel = v }
-        if let v = s.heads { heads = v }
-        if let v = s.encoderLayers { encoderLayers = v }
-        if let v = s.decoderLayers { decoderLayers = v }
-        if let v = s.feedForward { feedForward = v }
-        if let v = s.dropout { dropout = v }
-        if let v = s.auxLoss { auxLoss = v }
-        if let v = s.groups { groups = v }
+        applyTransformerSettings(s)
         if s.classLoss == .softmax { out.append("conditional-detr has sigmoid focal classification only") }
         if s.maskHead == true { out.append("conditional-detr has no mask head") }
         return out
@@ -96,13 +76,7 @@ extension ConditionalDETRConfig: DetectorConfig {
         let cls = try s.shape("class_embed.weight")
         guard cls.count == 2, cls[0] >= 1 else { throw StateDictError("class_embed.weight has shape \(cls)") }
         c.numClasses = cls[0]
-        c.dModel = cls[1]
-        c.numQueries = try s.shape("query_embed.weight")[0]
-        c.encoderLayers = s.count("transformer.encoder.layers")
-        c.decoderLayers = s.count("transformer.decoder.layers")
-        c.feedForward = try s.shape("transformer.decoder.layers.0.linear1.weight")[0]
-        (c.backbone, c.backboneStages) = try s.backbone()
-        c.backboneNorm = s.backboneNorm
+        try c.readTransformerShapes(s)
         if let p = c.problems().first { throw StateDictError(p) }
         return c
     }

@@ -76,18 +76,11 @@ public final class DETR: Module {
         let pos = positionEncoding(featureMask)
         let projected = inputProj(feature)
         // Training runs every query group; inference group 0 only (the first Q rows).
-        let groups = ctx.training ? config.groups : 1
-        let queries = groups == config.groups ? queryEmbed.weight : queryEmbed.weight.slice(axis: 0, 0..<config.numQueries)
+        let (queries, groups) = activeQueries(queryEmbed, perGroup: config.numQueries, groups: config.groups, training: ctx.training)
         let (hs, memory) = transformer(src: projected, mask: featureMask, queries: queries, pos: pos, groups: groups, &ctx)
         let logits = classEmbed(hs)            // [L, B, Q, C+1]
         let boxes = bboxEmbed(hs).sigmoid()    // [L, B, Q, 4]
-        let layers = hs.shape[0]
-        func layer(_ t: Tensor, _ i: Int) -> Tensor { t.slice(axis: 0, i..<(i + 1)).squeeze(0) }
-        let scoring = config.classLoss
-        let aux = config.auxLoss ? (0..<(layers - 1)).map {
-            DETROutput(logits: layer(logits, $0), boxes: layer(boxes, $0), scoring: scoring, groups: groups)
-        } : []
-        let output = DETROutput(logits: layer(logits, layers - 1), boxes: layer(boxes, layers - 1), aux: aux, scoring: scoring, groups: groups)
+        let output = DETROutput.fromLayers(logits: logits, boxes: boxes, auxLoss: config.auxLoss, scoring: config.classLoss, groups: groups)
         let memoryMap = memory.permute([1, 2, 0]).reshape([b, config.dModel, h, w])
         return Intermediate(output: output, hs: hs, memory: memoryMap, projected: projected, features: features,
                             featureMask: featureMask, featureMasks: featureMasks)

@@ -62,18 +62,8 @@ public struct DETRConfig: Equatable, Sendable, Codable {
 
     /// Checks the relations the layers rely on; returns a message for each violation.
     public func problems() -> [String] {
-        var out: [String] = []
-        if dModel <= 0 || heads <= 0 || dModel % heads != 0 {
-            out.append("dModel (\(dModel)) must be a positive multiple of heads (\(heads))")
-        }
+        var out = transformerProblems()
         if dModel % 2 != 0 { out.append("dModel (\(dModel)) must be even for the sine position encoding") }
-        if numQueries <= 0 { out.append("numQueries must be positive") }
-        if encoderLayers < 0 || decoderLayers <= 0 { out.append("need at least one decoder layer") }
-        if !(0..<1).contains(dropout) { out.append("dropout must be in [0, 1)") }
-        if numClasses < 1 { out.append("numClasses must be at least 1") }
-        if groups < 1 { out.append("groups must be at least 1") }
-        if backboneStages != 3 && backboneStages != 4 { out.append("backbone stages must be 3 or 4") }
-        if dilation && backboneStages != 4 { out.append("dilation applies to layer4, which a 3-stage backbone does not have") }
         if maskHead {
             out += maskHeadProblems()
             if backboneStages != 4 { out.append("the mask head needs all 4 backbone stages") }
@@ -82,7 +72,7 @@ public struct DETRConfig: Equatable, Sendable, Codable {
     }
 }
 
-extension DETRConfig: DetectorConfig {
+extension DETRConfig: TransformerDetectorConfig {
     public static let family = "detr"
     public static let summary = "DETR (Carion et al. 2020), softmax or sigmoid focal classification, optional mask head"
 
@@ -96,17 +86,7 @@ extension DETRConfig: DetectorConfig {
     }
 
     public mutating func apply(_ s: ArchitectureSettings) -> [String] {
-        if let v = s.backbone { backbone = v }
-        if let v = s.backboneStages { backboneStages = v }
-        if let v = s.queries { numQueries = v }
-        if let v = s.dModel { dModel = v }
-        if let v = s.heads { heads = v }
-        if let v = s.encoderLayers { encoderLayers = v }
-        if let v = s.decoderLayers { decoderLayers = v }
-        if let v = s.feedForward { feedForward = v }
-        if let v = s.dropout { dropout = v }
-        if let v = s.auxLoss { auxLoss = v }
-        if let v = s.groups { groups = v }
+        applyTransformerSettings(s)
         if let v = s.maskHead { maskHead = v }
         if let v = s.classLoss, v != classLoss {
             classLoss = v
@@ -141,13 +121,7 @@ extension DETRConfig: DetectorConfig {
             guard cls[0] >= 2 else { throw StateDictError("class_embed.weight has shape \(cls)") }
             c.numClasses = cls[0] - 1
         }
-        c.dModel = cls[1]
-        c.numQueries = try s.shape("query_embed.weight")[0]
-        c.encoderLayers = s.count("transformer.encoder.layers")
-        c.decoderLayers = s.count("transformer.decoder.layers")
-        c.feedForward = try s.shape("transformer.decoder.layers.0.linear1.weight")[0]
-        (c.backbone, c.backboneStages) = try s.backbone()
-        c.backboneNorm = s.backboneNorm
+        try c.readTransformerShapes(s)
         c.positionEncoding = s.has("backbone.1.row_embed.weight") ? .learned : .sine
         c.auxLoss = true
         if let p = c.problems().first { throw StateDictError(p) }

@@ -44,6 +44,69 @@ public protocol DetectorConfig: Codable, Sendable {
     static func inferred(from shapes: [String: [Int]], numClasses: Int?) throws -> Self
 }
 
+/// The settings the DETR-like families share (a transformer over one backbone feature map,
+/// object queries in groups): how command-line settings and state-dict shapes set them, and
+/// their checks. Each family declares the fields with its own defaults.
+public protocol TransformerDetectorConfig: DetectorConfig {
+    var numQueries: Int { get set }
+    var dModel: Int { get set }
+    var heads: Int { get set }
+    var encoderLayers: Int { get set }
+    var decoderLayers: Int { get set }
+    var feedForward: Int { get set }
+    var dropout: Float { get set }
+    var auxLoss: Bool { get set }
+    var backbone: ResNetDepth { get set }
+    var backboneStages: Int { get set }
+    var dilation: Bool { get set }
+    var groups: Int { get set }
+}
+
+extension TransformerDetectorConfig {
+    /// Sets what `s` gives of the shared settings.
+    mutating func applyTransformerSettings(_ s: ArchitectureSettings) {
+        if let v = s.backbone { backbone = v }
+        if let v = s.backboneStages { backboneStages = v }
+        if let v = s.queries { numQueries = v }
+        if let v = s.dModel { dModel = v }
+        if let v = s.heads { heads = v }
+        if let v = s.encoderLayers { encoderLayers = v }
+        if let v = s.decoderLayers { decoderLayers = v }
+        if let v = s.feedForward { feedForward = v }
+        if let v = s.dropout { dropout = v }
+        if let v = s.auxLoss { auxLoss = v }
+        if let v = s.groups { groups = v }
+    }
+
+    /// Width (the class head's input), queries, layer counts, feed-forward width, backbone
+    /// depth, stages and norm from a state dict's shapes.
+    mutating func readTransformerShapes(_ s: StateDictShapes) throws {
+        dModel = try s.shape("class_embed.weight")[1]
+        numQueries = try s.shape("query_embed.weight")[0]
+        encoderLayers = s.count("transformer.encoder.layers")
+        decoderLayers = s.count("transformer.decoder.layers")
+        feedForward = try s.shape("transformer.decoder.layers.0.linear1.weight")[0]
+        (backbone, backboneStages) = try s.backbone()
+        backboneNorm = s.backboneNorm
+    }
+
+    /// The checks of the shared settings (with `numClasses`); a message each.
+    func transformerProblems() -> [String] {
+        var out: [String] = []
+        if dModel <= 0 || heads <= 0 || dModel % heads != 0 {
+            out.append("dModel (\(dModel)) must be a positive multiple of heads (\(heads))")
+        }
+        if numQueries <= 0 { out.append("numQueries must be positive") }
+        if encoderLayers < 0 || decoderLayers <= 0 { out.append("need at least one decoder layer") }
+        if !(0..<1).contains(dropout) { out.append("dropout must be in [0, 1)") }
+        if numClasses < 1 { out.append("numClasses must be at least 1") }
+        if groups < 1 { out.append("groups must be at least 1") }
+        if backboneStages != 3 && backboneStages != 4 { out.append("backbone stages must be 3 or 4") }
+        if dilation && backboneStages != 4 { out.append("dilation applies to layer4, which a 3-stage backbone does not have") }
+        return out
+    }
+}
+
 /// Architecture settings given on a command line, each optional: a family keeps its own
 /// default for what is not set.
 public struct ArchitectureSettings: Codable, Equatable, Sendable {
@@ -119,6 +182,25 @@ public struct StateDictShapes {
 
 // MARK: - Pieces the families share
 
+/// The query rows a forward pass runs and their group count: all K*Q rows (K groups) in
+/// training, group 0's Q rows at inference.
+func activeQueries(_ embed: Embedding, perGroup q: Int, groups k: Int, training: Bool) -> (queries: Tensor, groups: Int) {
+    training || k == 1 ? (embed.weight, k) : (embed.weight.slice(axis: 0, 0..<q), 1)
+}
+
+extension DETROutput {
+    /// The last decoder layer's prediction, with the earlier layers' as `aux` when `auxLoss`,
+    /// from every layer's logits [L, B, Q, C] and boxes [L, B, Q, 4].
+    static func fromLayers(logits: Tensor, boxes: Tensor, auxLoss: Bool, scoring: ClassScoring, groups: Int) -> DETROutput {
+        let layers = logits.shape[0]
+        func layer(_ t: Tensor, _ i: Int) -> Tensor { t.slice(axis: 0, i..<(i + 1)).squeeze(0) }
+        let aux = auxLoss ? (0..<(layers - 1)).map {
+            DETROutput(logits: layer(logits, $0), boxes: layer(boxes, $0), scoring: scoring, groups: groups)
+        } : []
+        return DETROutput(logits: layer(logits, layers - 1), boxes: layer(boxes, layers - 1), aux: aux, scoring: scoring, groups: groups)
+    }
+}
+
 /// Group DETR's self-attention within groups: [K*Q, B, C] -> [Q, K*B, C] (group g's queries
 /// become batch entries g*B ..< (g+1)*B), so that attention never crosses groups.
 func foldGroups(_ x: Tensor, groups k: Int) -> Tensor {
@@ -132,27 +214,6 @@ func unfoldGroups(_ x: Tensor, groups k: Int) -> Tensor {
     if k == 1 { return x }
     let q = x.shape[0], b = x.shape[1] / k, c = x.shape[2]
     return x.reshape([q, k, b, c]).permute([1, 0, 2, 3]).reshape([k * q, b, c])
-}
-
-/// Multi-head scaled dot-product attention over already projected inputs (the attention
-/// inside Conditional DETR's MultiheadAttention, which has no input projection): q [L, N,
-/// H*dq], k [S, N, H*dq], v [S, N, H*dv] -> [L, N, H*dv], scores scaled by dq^-0.5,
-/// `keyPaddingMask` [N, S] true where a key is ignored.
-func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads h: Int, keyPaddingMask: BoolTensor?,
-                        dropout: Float, _ ctx: inout ForwardContext) -> Tensor {
-    let l = q.shape[0], n = q.shape[1], s = k.shape[0]
-    let dq = q.shape[2] / h, dv = v.shape[2] / h
-    precondition(k.shape == [s, n, h * dq] && v.shape[0] == s && v.shape[1] == n && v.shape[2] % h == 0,
-                 "multiHeadAttention: q \(q.shape), k \(k.shape), v \(v.shape), \(h) heads")
-    let qh = (q * (1 / Float(dq).squareRoot())).reshape([l, n * h, dq]).transpose(0, 1)   // [N*H, L, dq]
-    let kh = k.reshape([s, n * h, dq]).transpose(0, 1)                                    // [N*H, S, dq]
-    let vh = v.reshape([s, n * h, dv]).transpose(0, 1)                                    // [N*H, S, dv]
-    var scores = qh.matmul(kh.transpose(1, 2))                                            // [N*H, L, S]
-    if let keyPaddingMask {
-        scores = scores.reshape([n, h, l, s]).maskedFill(keyPaddingMask.reshaped([n, 1, 1, s]), -Float.infinity).reshape([n * h, l, s])
-    }
-    let attn = scores.softmax(axis: -1).dropout(dropout, training: ctx.training, using: &ctx.rng)
-    return attn.matmul(vh).transpose(0, 1).reshape([l, n, h * dv])                       // [L, N, H*dv]
 }
 
 /// The sine embedding of normalised points (Conditional DETR's `gen_sineembed_for_position`):

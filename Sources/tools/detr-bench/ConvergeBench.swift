@@ -47,16 +47,15 @@ struct ConvergeBench: ParsableCommand {
             args += recipe.flags.split(separator: " ").map(String.init)
             args += extra.split(separator: " ").map(String.init)
             FileHandle.standardError.write("converge: \(tag): detr-train \(args.joined(separator: " "))\n".data(using: .utf8)!)
-            try step(bin + "/detr-train", args, quiet: true)
+            try step(bin + "/detr-train", args)
             try summarise(tag: tag, recipe: recipe, run: saveDir + "/last")
         }
         try plot()
     }
 
-    func step(_ tool: String, _ args: [String], quiet: Bool = false) throws {
+    func step(_ tool: String, _ args: [String]) throws {
         let (status, _, err) = try Bench.run(tool, args)
         guard status == 0 else { throw ValidationError("\(tool) failed (\(status)): \(err.suffix(2000))") }
-        if !quiet { _ = err }
     }
 
     /// `<out>/<tag>.json` from the run's epochs.jsonl.
