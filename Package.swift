@@ -6,11 +6,13 @@ let package = Package(
     name: "DETRKit",
     platforms: [.macOS(.v13)],
     products: [
+        .library(name: "Base", targets: ["Base"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Augment", targets: ["Augment"]),
         .library(name: "Eval", targets: ["Eval"]),
+        .library(name: "Plots", targets: ["Plots"]),
         .library(name: "Model", targets: ["Model"]),
         .executable(name: "voc-annotation", targets: ["voc-annotation"]),
         .executable(name: "demo-data", targets: ["demo-data"]),
@@ -18,6 +20,7 @@ let package = Package(
         .executable(name: "get-map", targets: ["get-map"]),
         .executable(name: "detr-train", targets: ["detr-train"]),
         .executable(name: "predict", targets: ["predict"]),
+        .library(name: "ToolSupport", targets: ["ToolSupport"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
@@ -45,37 +48,47 @@ let package = Package(
         // Vectorised row kernels (softmax, layer norm, exp) with run-time dispatch to the
         // widest vector unit: Swift's SIMD types lower poorly on the default x86-64 target.
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=fast"])]),
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "CDNNL", "CKernels"]),
+        // The seeded generator and process set-up that every tool shares, with no dependency.
+        .target(name: "Base"),
+        .target(name: "Tensor", dependencies: ["Base", "COpenBLAS", "CDNNL", "CKernels"]),
         .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "Datasets", dependencies: ["CImageShim", "CXML2"]),
-        .target(name: "Augment", dependencies: ["Datasets", "Tensor", "Eval"]),
-        .target(name: "Eval", dependencies: ["Datasets", "CCairo"]),
+        .target(name: "Augment", dependencies: ["Base", "Datasets", "Tensor"]),
+        // Evaluation is computation only; Plots draws (Cairo) what the data and Eval hold:
+        // detections on images, curves, charts and the VOC mAP report's figures.
+        .target(name: "Eval", dependencies: ["Datasets"]),
+        .target(name: "Plots", dependencies: ["Datasets", "Eval", "CCairo"]),
         .target(name: "Model", dependencies: ["NN", "Tensor"]),
-        // What the tools share over the library modules: checkpoint bundles, inference on
-        // images, the training loop, progress bars and one-line errors.
+        // The command-line plumbing of every tool: one-line errors, stdout/stderr lines,
+        // progress bars, atomic text files and the option groups that need no model.
+        .target(name: "ToolSupport", dependencies: [
+            "Base", "Datasets", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // What the model tools share over the library modules: checkpoint bundles, inference on
+        // images, the training loop and the checkpoint option group.
         .target(name: "Pipeline", dependencies: [
-            "Datasets", "Augment", "Eval", "Model", "NN", "Tensor",
+            "Base", "Datasets", "Augment", "Eval", "Plots", "Model", "NN", "Tensor", "ToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .executableTarget(name: "voc-annotation", dependencies: [
-            "Datasets", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Base", "Datasets", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/voc-annotation"),
         .executableTarget(name: "demo-data", dependencies: [
-            "Datasets", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Base", "Datasets", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/demo-data"),
         .executableTarget(name: "detr-bench", dependencies: [
-            "Datasets", "Tensor", "NN", "Model", "Eval", "Augment", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Base", "Datasets", "Tensor", "NN", "Model", "Eval", "Plots", "Augment", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/detr-bench"),
         .executableTarget(name: "get-map", dependencies: [
-            "Datasets", "Eval", "Model", "NN", "Tensor", "Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Base", "Datasets", "Eval", "Plots", "Model", "NN", "Pipeline", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/get-map"),
         .executableTarget(name: "detr-train", dependencies: [
-            "Datasets", "Augment", "Eval", "Model", "NN", "Tensor", "Pipeline",
+            "Datasets", "Augment", "Eval", "Model", "NN", "Tensor", "Pipeline", "ToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/detr-train"),
         .executableTarget(name: "predict", dependencies: [
-            "Datasets", "Augment", "Eval", "Model", "NN", "Tensor", "Pipeline",
+            "Datasets", "Augment", "Eval", "Plots", "Model", "NN", "Tensor", "Pipeline", "ToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/predict"),
 
@@ -83,7 +96,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "AugmentTests", dependencies: ["Augment"], exclude: ["Fixtures"]),
-        .testTarget(name: "EvalTests", dependencies: ["Eval"], exclude: ["Fixtures"]),
+        .testTarget(name: "EvalTests", dependencies: ["Eval", "Plots"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Datasets", "Model", "NN", "Tensor", "Augment", "Eval"]),
         .testTarget(name: "ToolTests", dependencies: ["voc-annotation", "demo-data", "get-map", "detr-train", "predict", "Datasets", "Model", "Pipeline"]),

@@ -1,5 +1,4 @@
 import Datasets
-import Eval
 
 /// A data set over a COCO instances file and its image folder, as DETR's `CocoDetection` with
 /// `ConvertCocoPolysToMask`: crowd annotations are left out, `xywh` becomes `xyxy` clipped to

@@ -91,7 +91,7 @@ public struct VOCSplit: Equatable, Sendable {
     ///    of trainval is val and the remaining ids are test;
     /// 5. every list is returned in sorted order.
     ///
-    /// With the SplitMix64 generator (Tensor's `SplitMix64(seed:)`: state += 0x9E3779B97F4A7C15;
+    /// With the SplitMix64 generator (Base's `SplitMix64(seed:)`: state += 0x9E3779B97F4A7C15;
     /// z = (z ^ z>>30) * 0xBF58476D1CE4E5B9; z = (z ^ z>>27) * 0x94D049BB133111EB; z ^ z>>31)
     /// any implementation reproduces the same split from the same seed.
     public static func make<G: RandomNumberGenerator>(ids: [String], trainvalPercent: Double, trainPercent: Double,

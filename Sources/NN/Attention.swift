@@ -1,3 +1,4 @@
+import Base
 import Tensor
 
 /// PyTorch's nn.MultiheadAttention (sequence-first layout, as DETR uses it).

@@ -1,3 +1,4 @@
+import Base
 import Tensor
 
 /// PyTorch's default initialisations, drawn from an explicit generator.

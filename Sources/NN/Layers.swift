@@ -1,3 +1,4 @@
+import Base
 import Tensor
 
 /// `y = x W^T + b` (weight [out, in], bias [out]).

@@ -1,3 +1,4 @@
+import Base
 import Tensor
 
 /// Whether a state entry is trained (a parameter) or only carried (a buffer such as

@@ -1,10 +1,13 @@
 import Augment
+import Base
 import Datasets
 import Eval
 import Foundation
 import Model
 import NN
+import Plots
 import Tensor
+import ToolSupport
 
 /// Errors of a training run; each names what it is about.
 public enum TrainError: Error, CustomStringConvertible {

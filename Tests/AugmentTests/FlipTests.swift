@@ -1,4 +1,5 @@
 import Augment
+import Base
 import Datasets
 import Tensor
 import XCTest

@@ -1,3 +1,4 @@
+import Base
 @testable import Datasets
 import Tensor
 import XCTest

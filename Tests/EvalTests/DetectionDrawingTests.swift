@@ -1,5 +1,6 @@
 import Datasets
 import Eval
+import Plots
 import XCTest
 
 /// Properties of `DetectionDrawing`: outline colour, untouched pixels, colours per class and

@@ -1,6 +1,7 @@
 import Datasets
 @testable import Eval
 import Foundation
+import Plots
 import XCTest
 
 final class VOCMapTests: XCTestCase {

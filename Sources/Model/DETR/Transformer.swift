@@ -1,16 +1,17 @@
+import Base
 import NN
 import Tensor
 
 /// DETR's encoder layer (keys self_attn, linear1, linear2, norm1, norm2); post-norm by
-/// default, pre-norm with `preNorm`. Sequences are [S, B, C].
-final class EncoderLayer: Module {
+/// default, pre-norm with `preNorm`. Sequences are [S, B, C]. Public for the benchmarks.
+public final class EncoderLayer: Module {
     let selfAttn: MultiheadAttention
     let linear1: Linear, linear2: Linear
     let norm1: LayerNorm, norm2: LayerNorm
     let dropout: Dropout
     let preNorm: Bool
 
-    init(dModel: Int, heads: Int, feedForward: Int, dropout p: Float, preNorm: Bool, using rng: inout SplitMix64) {
+    public init(dModel: Int, heads: Int, feedForward: Int, dropout p: Float, preNorm: Bool, using rng: inout SplitMix64) {
         selfAttn = MultiheadAttention(embedDim: dModel, heads: heads, dropout: p, using: &rng)
         linear1 = Linear(dModel, feedForward, using: &rng)
         linear2 = Linear(feedForward, dModel, using: &rng)
@@ -24,7 +25,7 @@ final class EncoderLayer: Module {
         self.init(dModel: c.dModel, heads: c.heads, feedForward: c.feedForward, dropout: c.dropout, preNorm: c.preNorm, using: &rng)
     }
 
-    func callAsFunction(_ src: Tensor, mask: BoolTensor?, pos: Tensor, _ ctx: inout ForwardContext) -> Tensor {
+    public func callAsFunction(_ src: Tensor, mask: BoolTensor?, pos: Tensor, _ ctx: inout ForwardContext) -> Tensor {
         if preNorm {
             let s2 = norm1(src)
             let q = s2 + pos
@@ -39,7 +40,7 @@ final class EncoderLayer: Module {
         return x
     }
 
-    func visit(_ prefix: ParameterKey, _ body: (ParameterKey, Tensor, StateKind) -> Void) {
+    public func visit(_ prefix: ParameterKey, _ body: (ParameterKey, Tensor, StateKind) -> Void) {
         visitChild(selfAttn, "self_attn", prefix, body)
         visitChild(linear1, "linear1", prefix, body)
         visitChild(linear2, "linear2", prefix, body)

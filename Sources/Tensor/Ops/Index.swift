@@ -1,3 +1,4 @@
+import Base
 extension Tensor {
     /// `out[..., i, ...] = self[..., index[..., i, ...], ...]` along `axis` (torch.gather): the
     /// index has the tensor's rank and its shape is the output's.

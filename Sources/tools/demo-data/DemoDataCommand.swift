@@ -1,9 +1,7 @@
 import ArgumentParser
+import Base
 import Datasets
-import Tensor
-#if canImport(Glibc)
-import Glibc
-#endif
+import ToolSupport
 
 /// Generates the embedded default data set: a VOCdevkit of synthetic shape images.
 @main
@@ -51,15 +49,11 @@ struct DemoDataCommand: ParsableCommand {
         options.jpegQuality = quality
         options.year = year
         var rng = SplitMix64(seed: seed)
-        do {
+        try runReporting {
             let s = try DemoData.generate(into: output, options: options, using: &rng)
             let objects = DemoData.classNames.map { "\($0) \(s.objects[$0, default: 0])" }.joined(separator: ", ")
             print("Wrote \(s.images) images to \(s.devkit) (\(objects); \(s.difficult) difficult)")
             print("Classes file: \(s.classesFile)")
-        } catch let error as DatasetError {
-            let line = Array("demo-data: \(error)\n".utf8)
-            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-            throw ExitCode.failure
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Eval
 import Foundation
+import Plots
 
 /// `detr-bench converge`: the convergence study of the demo. Trains named recipes (detr-train
 /// flag sets) on the demo's generated shapes set for a fixed training time and records the

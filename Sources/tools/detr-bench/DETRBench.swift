@@ -1,4 +1,5 @@
 import ArgumentParser
+import Base
 import Tensor
 
 /// Benchmarks against the Python references, measured in the same run (see DESIGN.md).

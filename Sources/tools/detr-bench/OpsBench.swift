@@ -1,4 +1,6 @@
 import ArgumentParser
+import Base
+import Model
 import NN
 import Tensor
 
@@ -56,7 +58,8 @@ struct OpsBench: ParsableCommand {
         }
         out.append(BenchCase(name: "encoder-layer", reference: "torch", referenceScript: "ops_ref.py", referenceArguments: ["encoder-layer"]) {
             var rng = SplitMix64(seed: 3)
-            let layer = BenchEncoderLayer(using: &rng)
+            // DETR's post-norm encoder layer (d_model 256, 8 heads, FFN 2048, dropout 0 for timing).
+            let layer = EncoderLayer(dModel: 256, heads: 8, feedForward: 2048, dropout: 0, preNorm: false, using: &rng)
             let src = Tensor.uniform([850, 2, 256], low: -1, high: 1, using: &rng, requiresGrad: true)
             let pos = Tensor.uniform([850, 2, 256], low: -1, high: 1, using: &rng)
             let g = Tensor.uniform([850, 2, 256], using: &rng)
@@ -64,7 +67,7 @@ struct OpsBench: ParsableCommand {
                 src.grad = nil
                 for p in layer.parameters() { p.grad = nil }
                 var ctx = ForwardContext(training: true)
-                layer(src, pos: pos, &ctx).backward(g)
+                layer(src, mask: nil, pos: pos, &ctx).backward(g)
             }
         })
         out.append(BenchCase(name: "softmax-10m", reference: "torch", referenceScript: "ops_ref.py", referenceArguments: ["softmax-10m"]) {
@@ -79,33 +82,5 @@ struct OpsBench: ParsableCommand {
             return { _ = withNoGrad { ln(x) } }
         })
         return out
-    }
-}
-
-/// DETR's post-norm encoder layer (d_model 256, 8 heads, FFN 2048, dropout 0 for timing).
-final class BenchEncoderLayer: Module {
-    let selfAttn: MultiheadAttention
-    let linear1: Linear, linear2: Linear
-    let norm1 = LayerNorm(256), norm2 = LayerNorm(256)
-
-    init(using rng: inout SplitMix64) {
-        selfAttn = MultiheadAttention(embedDim: 256, heads: 8, using: &rng)
-        linear1 = Linear(256, 2048, using: &rng)
-        linear2 = Linear(2048, 256, using: &rng)
-    }
-
-    func callAsFunction(_ src: Tensor, pos: Tensor, _ ctx: inout ForwardContext) -> Tensor {
-        let q = src + pos
-        let attn = selfAttn(query: q, key: q, value: src, &ctx).output
-        let x = norm1(src + attn)
-        return norm2(x + linear2(linear1(x).relu()))
-    }
-
-    func visit(_ prefix: ParameterKey, _ body: (ParameterKey, Tensor, StateKind) -> Void) {
-        visitChild(selfAttn, "self_attn", prefix, body)
-        visitChild(linear1, "linear1", prefix, body)
-        visitChild(linear2, "linear2", prefix, body)
-        visitChild(norm1, "norm1", prefix, body)
-        visitChild(norm2, "norm2", prefix, body)
     }
 }

@@ -1,9 +1,11 @@
 import ArgumentParser
+import Base
 import Datasets
 import Foundation
 import Model
 import Pipeline
 import Tensor
+import ToolSupport
 
 /// `detr-train`: the reference train.py with flags for its constants.
 struct DETRTrain: ParsableCommand {

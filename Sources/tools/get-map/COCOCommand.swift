@@ -1,8 +1,8 @@
-import Pipeline
 import ArgumentParser
 import Datasets
 import Eval
 import Foundation
+import ToolSupport
 
 /// `get-map coco`: COCO mAP of a results file against an instances file, as pycocotools'
 /// COCOeval (load, evaluate, accumulate, summarize).
@@ -63,5 +63,22 @@ struct COCOCommand: ParsableCommand {
             print("Time elapsed: \(String(format: "%.2f", Date().timeIntervalSince(start))) seconds")
             if let json { try writeText(result.jsonReport(gtData.categories), to: json) }
         }
+    }
+
+    /// The COCO bbox metrics of the two text folders of `get-map model` (its mode 4), printed
+    /// as pycocotools does, with every number in `json` when given.
+    static func evaluateFolders(groundTruthFolder: String, detectionFolder: String, classNames: [String], json: String?) throws {
+        let data = try VOCToCOCO.load(groundTruthFolder: groundTruthFolder, detectionFolder: detectionFolder, classNames: classNames)
+        for (what, counts) in [("ground-truth object", data.skippedGroundTruth), ("detection", data.skippedDetections)] where !counts.isEmpty {
+            ToolIO.printError("warning: left out \(counts.values.reduce(0, +)) \(what)(s) of classes the checkpoint does not know: \(countList(counts))")
+        }
+        if data.results.isEmpty { ToolIO.printError("warning: \(detectionFolder) holds no detections") }
+        ToolIO.say("Running per image evaluation...")
+        ToolIO.say("Evaluate annotation type *bbox*")
+        let result = try VOCToCOCO.evaluate(data)
+        for block in [result.summaryText, result.perCategoryTable(data.groundTruth.categories)] where !block.isEmpty {
+            ToolIO.say(block.hasSuffix("\n") ? String(block.dropLast()) : block)
+        }
+        if let json { try writeText(result.jsonReport(data.groundTruth.categories), to: json) }
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Tensor
+import Base
 
 /// `get-map`: evaluation modes of the reference get_map.py and more, one subcommand each.
 /// Each mode lives in its own file; add a mode by adding its command to `subcommands`.

@@ -3,6 +3,7 @@ import ArgumentParser
 import Datasets
 import Eval
 import Foundation
+import ToolSupport
 
 /// `get-map panoptic`: panoptic quality with panopticapi's pq_compute semantics.
 struct PanopticCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Pipeline
+import ToolSupport
 
 /// One input image: its path, its index in the sorted list of images (the COCO `image_id`)
 /// and the key that names its outputs (the file name without extension; the whole file name

@@ -1,10 +1,12 @@
 import ArgumentParser
+import Base
 import Datasets
 import Foundation
 import Model
 import NN
 import Pipeline
 import Tensor
+import ToolSupport
 
 /// `predict`: runs a checkpoint on a folder of images (or one image) and draws what it finds,
 /// as the reference predict.py does, with the detections also written as COCO results.
@@ -46,14 +48,7 @@ struct Predict: ParsableCommand {
     @Option(help: "Keep detections whose score is above this (0...1).")
     var confidence: Double = 0.5
 
-    @Option(help: "Classes file (one name a line) for a bare .safetensors file; with a checkpoint folder it must agree in number.")
-    var classes: String?
-
-    @Option(help: "Number of classes of a bare .safetensors file when no classes file is given (names class0, class1, ...).")
-    var numClasses: Int?
-
-    @Option(help: "Attention heads of a bare .safetensors file (cannot be read from its shapes; default 8).")
-    var heads: Int?
+    @OptionGroup var bare: CheckpointOptions
 
     @Option(help: "Shorter side of the network input (default: the checkpoint's, 800 for a bare file).")
     var inputSize: Int?
@@ -72,8 +67,6 @@ struct Predict: ParsableCommand {
 
     func validate() throws {
         guard confidence.isFinite, confidence >= 0, confidence <= 1 else { throw ValidationError("--confidence must be in [0, 1]") }
-        if let numClasses, numClasses < 1 { throw ValidationError("--num-classes must be at least 1") }
-        if let heads, heads < 1 { throw ValidationError("--heads must be at least 1") }
         if let inputSize, inputSize < 1 { throw ValidationError("--input-size must be at least 1") }
         if let fps, fps < 1 { throw ValidationError("--fps must be at least 1") }
     }
@@ -96,13 +89,10 @@ struct Predict: ParsableCommand {
         }
     }
 
+    /// A blank line of the classes file is an unused id; it keeps its place (as "N/A" in the
+    /// official COCO list).
     func loadBundle() throws -> ModelBundle {
-        var names: [String]?
-        if let classes {
-            // A blank line is an unused id; it keeps its place (as "N/A" in the official COCO list).
-            names = try ClassList.load(classes).names.map { $0 ?? "N/A" }
-        }
-        return try ModelBundle.load(weights, classNames: names, numClasses: numClasses, heads: heads, inputSize: inputSize)
+        try bare.load(weights, inputSize: inputSize) { _ in "N/A" }
     }
 
     func measureSpeed(_ detector: Detector, image: InputImage, runs: Int) throws {

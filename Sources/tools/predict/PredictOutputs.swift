@@ -3,7 +3,9 @@ import Eval
 import Foundation
 import Model
 import Pipeline
+import Plots
 import Tensor
+import ToolSupport
 
 /// The per-image outputs of `predict`: the drawn PNG, crops, counts and raw tensors.
 enum PredictOutputs {

@@ -1,8 +1,9 @@
 import ArgumentParser
+import Base
 import Datasets
-import Tensor
 #if canImport(Glibc)
 import Glibc
+import ToolSupport
 #endif
 
 /// Writes the ImageSets split of a VOCdevkit and the `2007_train.txt` / `2007_val.txt`
@@ -61,15 +62,7 @@ struct VOCAnnotationCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            try runChecked()
-        } catch let error as DatasetError {
-            printError("\(error)")
-            throw ExitCode.failure
-        } catch let error as ToolError {
-            printError(error.message)
-            throw ExitCode.failure
-        }
+        try runReporting(runChecked)
     }
 
     func runChecked() throws {
@@ -186,16 +179,6 @@ struct VOCAnnotationCommand: ParsableCommand {
         guard !names.isEmpty else { return }
         let shown = names.prefix(20).joined(separator: ", ")
         let more = names.count > 20 ? ", ... (\(names.count - 20) more)" : ""
-        printError("warning: \(names.count) \(what): \(shown)\(more)")
+        ToolIO.printError("warning: \(names.count) \(what): \(shown)\(more)")
     }
-}
-
-struct ToolError: Error {
-    let message: String
-    init(_ message: String) { self.message = message }
-}
-
-func printError(_ s: String) {
-    let line = Array("voc-annotation: \(s)\n".utf8)
-    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }

@@ -1,5 +1,3 @@
-import Datasets
-
 /// A binary mask as run lengths, with pycocotools' semantics (maskApi.c): pixels in
 /// column-major (Fortran) order, runs alternate 0s and 1s starting with 0s (the first run may
 /// be empty). `counts` sums to `height * width` for a valid mask.

@@ -1,5 +1,3 @@
-import Datasets
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

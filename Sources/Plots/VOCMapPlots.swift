@@ -1,5 +1,6 @@
 import Datasets
 import Dispatch
+import Eval
 import Foundation
 
 /// The PNG plots of the reference get_map: per class AP (precision-recall curve with the
@@ -38,8 +39,8 @@ public enum VOCMapPlots {
         let gtChart = BarChart(title: ["ground-truth", "(\(result.imageCount) files and \(result.classes.count) classes)"],
                                xLabel: "Number of objects per class", color: .forestGreen, bars: gtBars)
         try gtChart.render().writePNG(FileIO.join(resultsDirectory, "ground-truth-info.png"))
-        let apBars = result.classes.map { PlotBar(label: $0.name, value: $0.ap, text: $0.ap < 1 ? " " + fixed2($0.ap) : " \($0.ap)") }
-        let mapChart = BarChart(title: ["mAP = \(fixed2(result.mAP * 100))%"], xLabel: "Average Precision",
+        let apBars = result.classes.map { PlotBar(label: $0.name, value: $0.ap, text: $0.ap < 1 ? " " + String(format: "%.2f", $0.ap) : " \($0.ap)") }
+        let mapChart = BarChart(title: ["mAP = \(String(format: "%.2f", result.mAP * 100))%"], xLabel: "Average Precision",
                                 color: .royalBlue, bars: apBars)
         try mapChart.render().writePNG(FileIO.join(resultsDirectory, "mAP.png"))
     }
@@ -51,9 +52,9 @@ public enum VOCMapPlots {
         let t = options.scoreThreshold
         let thr = "score_threhold=\(t)"
         let has = !c.precision.isEmpty
-        let f1Text = (has ? fixed2(c.f1AtThreshold) : "0.00") + " = \(c.name) F1 "
-        let recallText = (has ? fixed2(c.recallAtThreshold * 100) : "0.00") + "% = \(c.name) Recall "
-        let precisionText = (has ? fixed2(c.precisionAtThreshold * 100) : "0.00") + "% = \(c.name) Precision "
+        let f1Text = (has ? String(format: "%.2f", c.f1AtThreshold) : "0.00") + " = \(c.name) F1 "
+        let recallText = (has ? String(format: "%.2f", c.recallAtThreshold * 100) : "0.00") + "% = \(c.name) Recall "
+        let precisionText = (has ? String(format: "%.2f", c.precisionAtThreshold * 100) : "0.00") + "% = \(c.name) Precision "
         try scoreChart("class: " + f1Text, thr, "F1", c.scores, c.f1, .orangeRed, nil, threshold: t)
             .render().writePNG(FileIO.join(resultsDirectory, "F1", file))
         try scoreChart("class: " + recallText, thr, "Recall", c.scores, c.recall, .gold, .hexagon, threshold: t)
@@ -63,7 +64,7 @@ public enum VOCMapPlots {
     }
 
     /// A file name for a class: the name with `/` (and a leading `.`) replaced.
-    static func fileName(_ name: String) -> String {
+    public static func fileName(_ name: String) -> String {
         var s = name.replacingOccurrences(of: "/", with: "_")
         if s.hasPrefix(".") { s = "_" + s.dropFirst() }
         return s + ".png"
@@ -84,7 +85,7 @@ public enum VOCMapPlots {
             if i > 0 && i < ax.count - 2 { sx.append(ax[i - 1]); sy.append(ay[i]) }
             sx.append(ax[i]); sy.append(ay[i])
         }
-        return LineChart(title: ["class: " + fixed2(c.ap * 100) + "% = \(c.name) AP "], xLabel: "Recall", yLabel: "Precision",
+        return LineChart(title: ["class: " + String(format: "%.2f", c.ap * 100) + "% = \(c.name) AP "], xLabel: "Recall", yLabel: "Precision",
                          series: [PlotSeries(x: c.recall, y: c.precision, color: .tab10Blue, marker: .circle)],
                          area: (sx, sy, .tab10Blue))
     }
