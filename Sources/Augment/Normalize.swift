@@ -2,27 +2,21 @@ import Datasets
 import Tensor
 
 /// The target as the model sees it: boxes normalised `cxcywh` in [0, 1] relative to the
-/// unpadded image, beside labels, areas, crowd flags and masks (DETR's target after
-/// `Normalize`).
+/// unpadded image (DETR's target after `Normalize`), beside the transformed target they come
+/// from (labels, areas, crowd flags, masks, image id and original size).
 public struct ModelTarget: Equatable, Sendable {
     /// `[count][4]` flattened: `cx, cy, w, h` divided by the image width and height.
     public var boxes: [Float]
-    public var labels: [Int]
-    /// Areas in pixels of the transformed image.
-    public var areas: [Float]
-    public var isCrowd: [Bool]
-    public var masks: MaskStack?
-    public var imageId: Int64
-    /// `(height, width)` of the image as loaded.
-    public var originalSize: (height: Int, width: Int)
+    /// The target after the transforms, boxes in pixels.
+    public var source: Target
     /// `(height, width)` after the transforms (before batching pads it).
     public var size: (height: Int, width: Int)
 
-    public var count: Int { labels.count }
+    public var labels: [Int] { source.labels }
+    public var count: Int { source.count }
 
     public static func == (a: ModelTarget, b: ModelTarget) -> Bool {
-        a.boxes == b.boxes && a.labels == b.labels && a.areas == b.areas && a.isCrowd == b.isCrowd && a.masks == b.masks
-            && a.imageId == b.imageId && a.originalSize == b.originalSize && a.size == b.size
+        a.boxes == b.boxes && a.source == b.source && a.size == b.size
     }
 }
 
@@ -114,8 +108,6 @@ public struct Normalization: Equatable, Sendable {
             boxes.append((b.x2 - b.x1) / fw)
             boxes.append((b.y2 - b.y1) / fh)
         }
-        let tg = sample.target
-        return ModelTarget(boxes: boxes, labels: tg.labels, areas: tg.areas, isCrowd: tg.isCrowd, masks: tg.masks,
-                           imageId: tg.imageId, originalSize: tg.originalSize, size: (sample.image.height, sample.image.width))
+        return ModelTarget(boxes: boxes, source: sample.target, size: (sample.image.height, sample.image.width))
     }
 }

@@ -1,4 +1,5 @@
 import Base
+
 /// A Float32 tensor: row-major, contiguous storage with a shape, and a node of the autograd
 /// graph when it was computed from tensors that require gradients.
 ///

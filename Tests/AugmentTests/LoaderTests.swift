@@ -64,7 +64,7 @@ final class LoaderTests: XCTestCase {
         for t in b.targets {
             XCTAssertEqual(t.count, 1)
             XCTAssertEqual(t.boxes.count, 4)
-            XCTAssertEqual(t.masks?.count, 1)
+            XCTAssertEqual(t.source.masks?.count, 1)
         }
     }
 

@@ -71,57 +71,56 @@ extension Tensor {
 
 /// im2col + GEMM convolution (forward, backward-data, backward-weight).
 enum ConvReference {
-    /// Unfolds one image's group `gi` into cols [colRows, Ho*Wo].
-    static func im2col(_ x: UnsafePointer<Float>, _ geo: Conv2dGeometry, group gi: Int, into cols: UnsafeMutablePointer<Float>) {
+    /// The layout im2col and col2im share: for each channel `c` of group `gi`, kernel tap
+    /// `(ki, kj)` and output row `oy`, `body(col, input, x0)` gets the offset of that row in
+    /// cols (`((c * kH + ki) * kW + kj) * Ho * Wo + oy * Wo`), the offset of the input row it
+    /// reads (nil where the row falls in the padding) and the input column of output column 0
+    /// (output column `ox` reads input column `x0 + ox * strideW`).
+    @inline(__always)
+    static func forEachRow(_ geo: Conv2dGeometry, group gi: Int, _ body: (_ col: Int, _ input: Int?, _ x0: Int) -> Void) {
         let cg = geo.inChannels / geo.groups
         let ho = geo.outHeight, wo = geo.outWidth
         let h = geo.height, w = geo.width
         for c in 0..<cg {
-            let plane = x + (gi * cg + c) * h * w
+            let plane = (gi * cg + c) * h * w
             for ki in 0..<geo.kernelH {
                 for kj in 0..<geo.kernelW {
-                    let row = cols + ((c * geo.kernelH + ki) * geo.kernelW + kj) * ho * wo
+                    let row = ((c * geo.kernelH + ki) * geo.kernelW + kj) * ho * wo
                     for oy in 0..<ho {
                         let iy = oy * geo.strideH - geo.padH + ki * geo.dilationH
-                        let dst = row + oy * wo
-                        if iy < 0 || iy >= h {
-                            dst.update(repeating: 0, count: wo)
-                            continue
-                        }
-                        let src = plane + iy * w
-                        let x0 = -geo.padW + kj * geo.dilationW
-                        for ox in 0..<wo {
-                            let ix = x0 + ox * geo.strideW
-                            dst[ox] = ix >= 0 && ix < w ? src[ix] : 0
-                        }
+                        body(row + oy * wo, iy >= 0 && iy < h ? plane + iy * w : nil, -geo.padW + kj * geo.dilationW)
                     }
                 }
             }
         }
     }
 
+    /// Unfolds one image's group `gi` into cols [colRows, Ho*Wo].
+    static func im2col(_ x: UnsafePointer<Float>, _ geo: Conv2dGeometry, group gi: Int, into cols: UnsafeMutablePointer<Float>) {
+        let wo = geo.outWidth, w = geo.width, sw = geo.strideW
+        forEachRow(geo, group: gi) { col, input, x0 in
+            let dst = cols + col
+            guard let input else {
+                dst.update(repeating: 0, count: wo)
+                return
+            }
+            let src = x + input
+            for ox in 0..<wo {
+                let ix = x0 + ox * sw
+                dst[ox] = ix >= 0 && ix < w ? src[ix] : 0
+            }
+        }
+    }
+
     /// Folds cols [colRows, Ho*Wo] back into one image's group, accumulating.
     static func col2im(_ cols: UnsafePointer<Float>, _ geo: Conv2dGeometry, group gi: Int, into dx: UnsafeMutablePointer<Float>) {
-        let cg = geo.inChannels / geo.groups
-        let ho = geo.outHeight, wo = geo.outWidth
-        let h = geo.height, w = geo.width
-        for c in 0..<cg {
-            let plane = dx + (gi * cg + c) * h * w
-            for ki in 0..<geo.kernelH {
-                for kj in 0..<geo.kernelW {
-                    let row = cols + ((c * geo.kernelH + ki) * geo.kernelW + kj) * ho * wo
-                    for oy in 0..<ho {
-                        let iy = oy * geo.strideH - geo.padH + ki * geo.dilationH
-                        if iy < 0 || iy >= h { continue }
-                        let dst = plane + iy * w
-                        let src = row + oy * wo
-                        let x0 = -geo.padW + kj * geo.dilationW
-                        for ox in 0..<wo {
-                            let ix = x0 + ox * geo.strideW
-                            if ix >= 0 && ix < w { dst[ix] += src[ox] }
-                        }
-                    }
-                }
+        let wo = geo.outWidth, w = geo.width, sw = geo.strideW
+        forEachRow(geo, group: gi) { col, input, x0 in
+            guard let input else { return }
+            let dst = dx + input, src = cols + col
+            for ox in 0..<wo {
+                let ix = x0 + ox * sw
+                if ix >= 0 && ix < w { dst[ix] += src[ox] }
             }
         }
     }

@@ -1,4 +1,5 @@
 import Base
+
 extension Tensor {
     /// `out[..., i, ...] = self[..., index[..., i, ...], ...]` along `axis` (torch.gather): the
     /// index has the tensor's rank and its shape is the output's.
@@ -10,25 +11,8 @@ extension Tensor {
             precondition(index.shape[d] <= shape[d], "gather: index shape \(index.shape) exceeds \(shape) on dimension \(d)")
         }
         let out = Tensor.empty(index.shape)
-        let st = strides
-        let ist = Tensor.contiguousStrides(index.shape)
-        var offsets = [Int](repeating: 0, count: index.count)
-        for i in 0..<index.count {
-            var rem = i, off = 0
-            for d in 0..<rank {
-                let c = rem / ist[d]
-                rem %= ist[d]
-                if d == ax {
-                    let k = index.values[i]
-                    precondition(k >= 0 && k < shape[ax], "gather: index \(k) out of range for dimension of \(shape[ax])")
-                    off += k * st[d]
-                } else {
-                    off += c * st[d]
-                }
-            }
-            offsets[i] = off
-            out.data[i] = data[off]
-        }
+        let offsets = indexedOffsets(axis: ax, index: index, op: "gather")
+        for i in 0..<offsets.count { out.data[i] = data[offsets[i]] }
         return Tensor.record(out, "gather", [a]) { g in
             let ga = Tensor.zeros(a.shape)
             for i in 0..<offsets.count { ga.data[offsets[i]] += g.data[i] }
@@ -69,20 +53,8 @@ extension Tensor {
         let ax = normalizedAxis(axis)
         precondition(index.shape == src.shape, "scatterAdd: index shape \(index.shape) vs source \(src.shape)")
         let out = a.clone()
-        let st = strides, ist = Tensor.contiguousStrides(index.shape)
-        var offsets = [Int](repeating: 0, count: index.count)
-        for i in 0..<index.count {
-            var rem = i, off = 0
-            for d in 0..<rank {
-                let c = rem / ist[d]
-                rem %= ist[d]
-                let k = d == ax ? index.values[i] : c
-                precondition(k >= 0 && k < shape[d], "scatterAdd: index \(k) out of range on dimension \(d)")
-                off += k * st[d]
-            }
-            offsets[i] = off
-            out.data[off] += src.data[i]
-        }
+        let offsets = indexedOffsets(axis: ax, index: index, op: "scatterAdd")
+        for i in 0..<offsets.count { out.data[offsets[i]] += src.data[i] }
         return Tensor.record(out, "scatter_add", [a, src]) { g in
             let gs = Tensor.empty(src.shape)
             for i in 0..<offsets.count { gs.data[i] = g.data[offsets[i]] }
@@ -127,5 +99,25 @@ extension Tensor {
         let scale = 1 / (1 - p)
         for i in 0..<count { keep.data[i] = rng.nextFloat() < p ? 0 : scale }
         return self * keep
+    }
+
+    /// The offset in `self` of each element of `index` (row-major): the index's value on
+    /// `axis`, the element's own coordinate on every other dimension (the addressing of
+    /// torch.gather and scatter_add).
+    func indexedOffsets(axis ax: Int, index: IntTensor, op: String) -> [Int] {
+        let st = strides, ist = Tensor.contiguousStrides(index.shape)
+        var offsets = [Int](repeating: 0, count: index.count)
+        for i in 0..<index.count {
+            var rem = i, off = 0
+            for d in 0..<rank {
+                let c = rem / ist[d]
+                rem %= ist[d]
+                let k = d == ax ? index.values[i] : c
+                precondition(k >= 0 && k < shape[d], "\(op): index \(k) out of range on dimension \(d) of size \(shape[d])")
+                off += k * st[d]
+            }
+            offsets[i] = off
+        }
+        return offsets
     }
 }
