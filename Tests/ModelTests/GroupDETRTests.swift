@@ -140,7 +140,7 @@ final class GroupDETRTests: XCTestCase {
         let (images, mask) = Self.images
         var ctx = ForwardContext.inference
         let out = withNoGrad { net(images: images, mask: mask, &ctx) }
-        for b in net.classEmbed.bias!.scalars { XCTAssertEqual(b, -Float(Foundation.log(99.0)), accuracy: 1e-6) }
+        for b in net.heads.classEmbed.bias!.scalars { XCTAssertEqual(b, -Float(Foundation.log(99.0)), accuracy: 1e-6) }
         let boxes = out.boxes.scalars
         for i in 0..<(boxes.count / 4) {
             XCTAssertEqual(boxes[4 * i + 2], 0.5, accuracy: 1e-6, "width starts at sigmoid(0)")

@@ -153,26 +153,16 @@ public final class ConditionalDETR: Module, DetectionNetwork {
     public let backbone: ResNet
     let transformer: ConditionalTransformer
     let sine: SinePositionEncoding
-    public let inputProj: Conv2d
-    public let queryEmbed: Embedding
-    public let classEmbed: Linear
-    public let bboxEmbed: MLP
+    public let heads: QueryHeads
 
     public init(_ config: ConditionalDETRConfig, using rng: inout SplitMix64) {
         precondition(config.problems().isEmpty, "ConditionalDETRConfig: " + config.problems().joined(separator: "; "))
         self.config = config
-        backbone = ResNet(depth: config.backbone, norm: config.backboneNorm, dilation: config.dilation, stages: config.backboneStages,
-                          using: &rng)
+        backbone = ResNet(config.shared, using: &rng)
         transformer = ConditionalTransformer(config, using: &rng)
         sine = SinePositionEncoding(numPosFeats: config.dModel / 2)
-        inputProj = Conv2d(backbone.outputChannels, config.dModel, kernel: (1, 1), using: &rng)
-        queryEmbed = Embedding(config.numQueries * config.groups, config.dModel, using: &rng)
-        classEmbed = Linear(config.dModel, config.numClasses, using: &rng)
-        bboxEmbed = MLP(input: config.dModel, hidden: config.dModel, output: 4, layers: 3, using: &rng)
-        focalHeadInit(classEmbed: classEmbed, bboxEmbed: bboxEmbed)
-        if config.backboneNorm == .frozen {
-            freeze(prefixes: ["backbone.0.body.conv1", "backbone.0.body.layer1"])
-        }
+        heads = QueryHeads(config.shared, backboneChannels: backbone.outputChannels, classOutputs: config.numClasses, focal: true,
+                           using: &rng)
     }
 
     public func callAsFunction(images: Tensor, mask: BoolTensor, _ ctx: inout ForwardContext) -> DETROutput {
@@ -180,21 +170,18 @@ public final class ConditionalDETR: Module, DetectionNetwork {
                      "ConditionalDETR: images \(images.shape) with mask \(mask.shape)")
         let feature = backbone(images, &ctx)[0]
         let featureMask = downsampleMask(mask, to: feature.shape[2], feature.shape[3])
-        let (queries, groups) = activeQueries(queryEmbed, perGroup: config.numQueries, groups: config.groups, training: ctx.training)
-        let (hs, reference) = transformer(src: inputProj(feature), mask: featureMask, queries: queries, pos: sine(mask: featureMask),
+        let (queries, groups) = heads.activeQueries(perGroup: config.numQueries, groups: config.groups, training: ctx.training)
+        let (hs, reference) = transformer(src: heads.inputProj(feature), mask: featureMask, queries: queries, pos: sine(mask: featureMask),
                                           groups: groups, &ctx)
-        let logits = classEmbed(hs)                                                   // [L, B, Q, C]
+        let logits = heads.classEmbed(hs)                                             // [L, B, Q, C]
         let offset = Tensor.cat([inverseSigmoid(reference), Tensor.zeros(reference.shape)], axis: 2)  // [B, Q, 4]
-        let boxes = (bboxEmbed(hs) + offset).sigmoid()                                // [L, B, Q, 4]
+        let boxes = (heads.bboxEmbed(hs) + offset).sigmoid()                          // [L, B, Q, 4]
         return .fromLayers(logits: logits, boxes: boxes, auxLoss: config.auxLoss, scoring: .sigmoid, groups: groups)
     }
 
     public func visit(_ prefix: ParameterKey, _ body: (ParameterKey, Tensor, StateKind) -> Void) {
         visitChild(transformer, "transformer", prefix, body)
-        visitChild(classEmbed, "class_embed", prefix, body)
-        visitChild(bboxEmbed, "bbox_embed", prefix, body)
-        visitChild(queryEmbed, "query_embed", prefix, body)
-        visitChild(inputProj, "input_proj", prefix, body)
+        heads.visit(prefix, body)
         visitChild(backbone, "body", prefix.appending("backbone").appending("0"), body)
     }
 }

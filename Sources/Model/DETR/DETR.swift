@@ -12,15 +12,12 @@ public final class DETR: Module {
     public let transformer: Transformer
     let sine: SinePositionEncoding?
     let learned: LearnedPositionEncoding?
-    public let inputProj: Conv2d
-    public let queryEmbed: Embedding
-    public let classEmbed: Linear
-    public let bboxEmbed: MLP
+    public let heads: QueryHeads
 
     public init(_ config: DETRConfig, using rng: inout SplitMix64) {
         precondition(config.problems().isEmpty, "DETRConfig: " + config.problems().joined(separator: "; "))
         self.config = config
-        backbone = ResNet(depth: config.backbone, norm: config.backboneNorm, dilation: config.dilation, stages: config.backboneStages, using: &rng)
+        backbone = ResNet(config.shared, using: &rng)
         transformer = Transformer(config, using: &rng)
         switch config.positionEncoding {
         case .sine:
@@ -30,16 +27,9 @@ public final class DETR: Module {
             sine = nil
             learned = LearnedPositionEncoding(numPosFeats: config.dModel / 2, using: &rng)
         }
-        inputProj = Conv2d(backbone.outputChannels, config.dModel, kernel: (1, 1), using: &rng)
-        queryEmbed = Embedding(config.numQueries * config.groups, config.dModel, using: &rng)
         let sigmoid = config.classLoss == .sigmoid
-        classEmbed = Linear(config.dModel, config.numClasses + (sigmoid ? 0 : 1), using: &rng)
-        bboxEmbed = MLP(input: config.dModel, hidden: config.dModel, output: 4, layers: 3, using: &rng)
-        if sigmoid { focalHeadInit(classEmbed: classEmbed, bboxEmbed: bboxEmbed) }
-        if config.backboneNorm == .frozen {
-            // As the official code with pretrained weights: only layer2...layer4 of the backbone train.
-            freeze(prefixes: ["backbone.0.body.conv1", "backbone.0.body.layer1"])
-        }
+        heads = QueryHeads(config.shared, backboneChannels: backbone.outputChannels, classOutputs: config.numClasses + (sigmoid ? 0 : 1),
+                           focal: sigmoid, using: &rng)
     }
 
     /// The position encoding of a feature map with padding mask [B, h, w].
@@ -75,12 +65,12 @@ public final class DETR: Module {
         let featureMasks = features.map { downsampleMask(mask, to: $0.shape[2], $0.shape[3]) }
         let featureMask = featureMasks[featureMasks.count - 1]
         let pos = positionEncoding(featureMask)
-        let projected = inputProj(feature)
+        let projected = heads.inputProj(feature)
         // Training runs every query group; inference group 0 only (the first Q rows).
-        let (queries, groups) = activeQueries(queryEmbed, perGroup: config.numQueries, groups: config.groups, training: ctx.training)
+        let (queries, groups) = heads.activeQueries(perGroup: config.numQueries, groups: config.groups, training: ctx.training)
         let (hs, memory) = transformer(src: projected, mask: featureMask, queries: queries, pos: pos, groups: groups, &ctx)
-        let logits = classEmbed(hs)            // [L, B, Q, C+1]
-        let boxes = bboxEmbed(hs).sigmoid()    // [L, B, Q, 4]
+        let logits = heads.classEmbed(hs)            // [L, B, Q, C+1]
+        let boxes = heads.bboxEmbed(hs).sigmoid()    // [L, B, Q, 4]
         let output = DETROutput.fromLayers(logits: logits, boxes: boxes, auxLoss: config.auxLoss, scoring: config.classLoss, groups: groups)
         let memoryMap = memory.permute([1, 2, 0]).reshape([b, config.dModel, h, w])
         return Intermediate(output: output, hs: hs, memory: memoryMap, projected: projected, features: features,
@@ -94,10 +84,7 @@ public final class DETR: Module {
 
     public func visit(_ prefix: ParameterKey, _ body: (ParameterKey, Tensor, StateKind) -> Void) {
         visitChild(transformer, "transformer", prefix, body)
-        visitChild(classEmbed, "class_embed", prefix, body)
-        visitChild(bboxEmbed, "bbox_embed", prefix, body)
-        visitChild(queryEmbed, "query_embed", prefix, body)
-        visitChild(inputProj, "input_proj", prefix, body)
+        heads.visit(prefix, body)
         visitChild(backbone, "body", prefix.appending("backbone").appending("0"), body)
         visitChild(learned, "1", prefix.appending("backbone"), body)
     }

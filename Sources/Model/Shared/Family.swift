@@ -45,69 +45,6 @@ public protocol DetectorConfig: Codable, Sendable {
     static func inferred(from shapes: [String: [Int]], numClasses: Int?) throws -> Self
 }
 
-/// The settings the DETR-like families share (a transformer over one backbone feature map,
-/// object queries in groups): how command-line settings and state-dict shapes set them, and
-/// their checks. Each family declares the fields with its own defaults.
-public protocol TransformerDetectorConfig: DetectorConfig {
-    var numQueries: Int { get set }
-    var dModel: Int { get set }
-    var heads: Int { get set }
-    var encoderLayers: Int { get set }
-    var decoderLayers: Int { get set }
-    var feedForward: Int { get set }
-    var dropout: Float { get set }
-    var auxLoss: Bool { get set }
-    var backbone: ResNetDepth { get set }
-    var backboneStages: Int { get set }
-    var dilation: Bool { get set }
-    var groups: Int { get set }
-}
-
-extension TransformerDetectorConfig {
-    /// Sets what `s` gives of the shared settings.
-    mutating func applyTransformerSettings(_ s: ArchitectureSettings) {
-        if let v = s.backbone { backbone = v }
-        if let v = s.backboneStages { backboneStages = v }
-        if let v = s.queries { numQueries = v }
-        if let v = s.dModel { dModel = v }
-        if let v = s.heads { heads = v }
-        if let v = s.encoderLayers { encoderLayers = v }
-        if let v = s.decoderLayers { decoderLayers = v }
-        if let v = s.feedForward { feedForward = v }
-        if let v = s.dropout { dropout = v }
-        if let v = s.auxLoss { auxLoss = v }
-        if let v = s.groups { groups = v }
-    }
-
-    /// Width (the class head's input), queries, layer counts, feed-forward width, backbone
-    /// depth, stages and norm from a state dict's shapes.
-    mutating func readTransformerShapes(_ s: StateDictShapes) throws {
-        dModel = try s.shape("class_embed.weight")[1]
-        numQueries = try s.shape("query_embed.weight")[0]
-        encoderLayers = s.count("transformer.encoder.layers")
-        decoderLayers = s.count("transformer.decoder.layers")
-        feedForward = try s.shape("transformer.decoder.layers.0.linear1.weight")[0]
-        (backbone, backboneStages) = try s.backbone()
-        backboneNorm = s.backboneNorm
-    }
-
-    /// The checks of the shared settings (with `numClasses`); a message each.
-    func transformerProblems() -> [String] {
-        var out: [String] = []
-        if dModel <= 0 || heads <= 0 || dModel % heads != 0 {
-            out.append("dModel (\(dModel)) must be a positive multiple of heads (\(heads))")
-        }
-        if numQueries <= 0 { out.append("numQueries must be positive") }
-        if encoderLayers < 0 || decoderLayers <= 0 { out.append("need at least one decoder layer") }
-        if !(0..<1).contains(dropout) { out.append("dropout must be in [0, 1)") }
-        if numClasses < 1 { out.append("numClasses must be at least 1") }
-        if groups < 1 { out.append("groups must be at least 1") }
-        if backboneStages != 3 && backboneStages != 4 { out.append("backbone stages must be 3 or 4") }
-        if dilation && backboneStages != 4 { out.append("dilation applies to layer4, which a 3-stage backbone does not have") }
-        return out
-    }
-}
-
 /// Architecture settings given on a command line, each optional: a family keeps its own
 /// default for what is not set.
 public struct ArchitectureSettings: Codable, Equatable, Sendable {
@@ -182,12 +119,6 @@ public struct StateDictShapes {
 }
 
 // MARK: - Pieces the families share
-
-/// The query rows a forward pass runs and their group count: all K*Q rows (K groups) in
-/// training, group 0's Q rows at inference.
-func activeQueries(_ embed: Embedding, perGroup q: Int, groups k: Int, training: Bool) -> (queries: Tensor, groups: Int) {
-    training || k == 1 ? (embed.weight, k) : (embed.weight.slice(axis: 0, 0..<q), 1)
-}
 
 extension DETROutput {
     /// The last decoder layer's prediction, with the earlier layers' as `aux` when `auxLoss`,

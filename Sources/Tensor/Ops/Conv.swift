@@ -125,21 +125,32 @@ enum ConvReference {
         }
     }
 
-    static func forward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geo: Conv2dGeometry) -> Tensor {
-        let ho = geo.outHeight, wo = geo.outWidth, spatial = ho * wo
-        let og = geo.outChannels / geo.groups
-        let out = Tensor.empty([geo.batch, geo.outChannels, ho, wo])
-        let cols = Storage(count: geo.colRows * spatial)
+    /// Calls `body(n, gi, cols)` for every image `n` and group `gi` with one [colRows, Ho*Wo]
+    /// scratch buffer, holding image n's group gi unfolded (im2col) when `x` is given (forward
+    /// and backward-weight; backward-data fills it itself).
+    static func forEachImageGroup(_ geo: Conv2dGeometry, unfolding x: Tensor?,
+                                  _ body: (_ n: Int, _ gi: Int, _ cols: UnsafeMutablePointer<Float>) -> Void) {
+        let cols = Storage(count: geo.colRows * geo.outHeight * geo.outWidth)
         BLAS.setThreads(Threads.count)
         for n in 0..<geo.batch {
-            let xn = x.data + n * geo.inChannels * geo.height * geo.width
             for gi in 0..<geo.groups {
-                im2col(xn, geo, group: gi, into: cols.pointer)
-                let c = out.data + (n * geo.outChannels + gi * og) * spatial
-                sgemm(transA: false, transB: false, m: og, n: spatial, k: geo.colRows,
-                      a: weight.data + gi * og * geo.colRows, lda: geo.colRows, b: cols.pointer, ldb: spatial, c: c, ldc: spatial)
+                if let x { im2col(x.data + n * geo.inChannels * geo.height * geo.width, geo, group: gi, into: cols.pointer) }
+                body(n, gi, cols.pointer)
             }
-            if let bias {
+        }
+    }
+
+    static func forward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geo: Conv2dGeometry) -> Tensor {
+        let spatial = geo.outHeight * geo.outWidth
+        let og = geo.outChannels / geo.groups
+        let out = Tensor.empty([geo.batch, geo.outChannels, geo.outHeight, geo.outWidth])
+        forEachImageGroup(geo, unfolding: x) { n, gi, cols in
+            let c = out.data + (n * geo.outChannels + gi * og) * spatial
+            sgemm(transA: false, transB: false, m: og, n: spatial, k: geo.colRows,
+                  a: weight.data + gi * og * geo.colRows, lda: geo.colRows, b: cols, ldb: spatial, c: c, ldc: spatial)
+        }
+        if let bias {
+            for n in 0..<geo.batch {
                 for o in 0..<geo.outChannels {
                     let p = out.data + (n * geo.outChannels + o) * spatial
                     let b = bias.data[o]
@@ -154,16 +165,11 @@ enum ConvReference {
         let spatial = geo.outHeight * geo.outWidth
         let og = geo.outChannels / geo.groups
         let dx = Tensor.zeros([geo.batch, geo.inChannels, geo.height, geo.width])
-        let cols = Storage(count: geo.colRows * spatial)
-        BLAS.setThreads(Threads.count)
-        for n in 0..<geo.batch {
-            let dxn = dx.data + n * geo.inChannels * geo.height * geo.width
-            for gi in 0..<geo.groups {
-                let gn = g.data + (n * geo.outChannels + gi * og) * spatial
-                sgemm(transA: true, transB: false, m: geo.colRows, n: spatial, k: og,
-                      a: weight.data + gi * og * geo.colRows, lda: geo.colRows, b: gn, ldb: spatial, c: cols.pointer, ldc: spatial)
-                col2im(cols.pointer, geo, group: gi, into: dxn)
-            }
+        forEachImageGroup(geo, unfolding: nil) { n, gi, cols in
+            let gn = g.data + (n * geo.outChannels + gi * og) * spatial
+            sgemm(transA: true, transB: false, m: geo.colRows, n: spatial, k: og,
+                  a: weight.data + gi * og * geo.colRows, lda: geo.colRows, b: gn, ldb: spatial, c: cols, ldc: spatial)
+            col2im(cols, geo, group: gi, into: dx.data + n * geo.inChannels * geo.height * geo.width)
         }
         return dx
     }
@@ -172,17 +178,11 @@ enum ConvReference {
         let spatial = geo.outHeight * geo.outWidth
         let og = geo.outChannels / geo.groups
         let dw = Tensor.zeros([geo.outChannels, geo.inChannels / geo.groups, geo.kernelH, geo.kernelW])
-        let cols = Storage(count: geo.colRows * spatial)
-        BLAS.setThreads(Threads.count)
-        for n in 0..<geo.batch {
-            let xn = x.data + n * geo.inChannels * geo.height * geo.width
-            for gi in 0..<geo.groups {
-                im2col(xn, geo, group: gi, into: cols.pointer)
-                let gn = g.data + (n * geo.outChannels + gi * og) * spatial
-                sgemm(transA: false, transB: true, m: og, n: geo.colRows, k: spatial,
-                      a: gn, lda: spatial, b: cols.pointer, ldb: spatial, beta: 1,
-                      c: dw.data + gi * og * geo.colRows, ldc: geo.colRows)
-            }
+        forEachImageGroup(geo, unfolding: x) { n, gi, cols in
+            let gn = g.data + (n * geo.outChannels + gi * og) * spatial
+            sgemm(transA: false, transB: true, m: og, n: geo.colRows, k: spatial,
+                  a: gn, lda: spatial, b: cols, ldb: spatial, beta: 1,
+                  c: dw.data + gi * og * geo.colRows, ldc: geo.colRows)
         }
         return dw
     }
