@@ -1,0 +1,104 @@
+import Datasets
+import Foundation
+import NN
+import Tensor
+
+/// A checkpoint folder a run continues from (`logs/last`): its weights, optimizer state and
+/// `state.json`, checked to hold what a resume needs (the training options, the optimizer).
+struct ResumeCheckpoint {
+    let path: String
+    let state: CheckpointState
+    let model: [String: Tensor]
+    let optimizer: [String: Tensor]
+    /// The options the run was written with.
+    let options: TrainOptions
+
+    /// Reads `path`; every failure is a `TrainError.resume` naming it.
+    init(_ path: String) throws {
+        let loaded: (model: [String: Tensor], optimizer: [String: Tensor]?, state: Data)
+        do { loaded = try Checkpoint.load(from: path) } catch { throw TrainError.resume(path: path, reason: "\(error)") }
+        let state: CheckpointState
+        do { state = try CheckpointState.decode(loaded.state, path: FileIO.join(path, Checkpoint.stateFile)) } catch {
+            throw TrainError.resume(path: path, reason: "\(error)")
+        }
+        guard let options = state.training else { throw TrainError.resume(path: path, reason: "state.json has no training options") }
+        guard let optimizer = loaded.optimizer else { throw TrainError.resume(path: path, reason: "no \(Checkpoint.optimizerFile)") }
+        self.path = path
+        self.state = state
+        model = loaded.model
+        self.optimizer = optimizer
+        self.options = options
+    }
+
+    /// The training options a checkpoint of a run was written with (its `state.json` only).
+    static func storedOptions(_ checkpoint: String) throws -> TrainOptions {
+        let state: CheckpointState
+        do { state = try CheckpointState.read(folder: checkpoint) } catch {
+            throw TrainError.resume(path: checkpoint, reason: "\(error)")
+        }
+        guard let t = state.training else { throw TrainError.resume(path: checkpoint, reason: "state.json has no training options") }
+        return t
+    }
+
+    /// Loads the checkpoint's weights into `bundle` (strictly: they must fit).
+    func loadWeights(into bundle: ModelBundle) throws {
+        if let mismatch = try bundle.network.load(model, strict: true) {
+            throw TrainError.resume(path: path, reason: "weights do not fit: \(mismatch)")
+        }
+    }
+
+    /// Loads the optimizer state into `optimizer`.
+    func loadOptimizer(into optimizer: any Optimizer) throws {
+        do { try optimizer.loadState(self.optimizer) } catch { throw TrainError.resume(path: path, reason: "\(error)") }
+    }
+}
+
+/// Pretrained weights a fresh run starts from: a whole checkpoint (what fits), or ResNet
+/// weights for the backbone.
+enum PretrainedWeights {
+    /// Loads the tensors of a checkpoint whose names and shapes fit; the rest (a class head
+    /// for another class count, say) keeps its fresh initialisation, as the reference does.
+    static func loadMatching(_ path: String, into bundle: ModelBundle, note: (String) -> Void) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ModelFileError.notFound(path: path) }
+        let file = isDir.boolValue ? FileIO.join(path, Checkpoint.modelFile) : path
+        let tensors = try SafeTensors.read(file).tensors
+        var state = bundle.network.stateDict()
+        var loaded = 0
+        var skipped: [String] = []
+        for (k, t) in state {
+            if let src = tensors[k], src.shape == t.shape {
+                state[k] = src
+                loaded += 1
+            } else if !k.hasSuffix("num_batches_tracked") {
+                skipped.append(k)
+            }
+        }
+        guard loaded > 0 else { throw ModelFileError.incompatible(path: path, reason: "no tensor fits this network") }
+        _ = try bundle.network.load(state, strict: true)
+        note("\(path): loaded \(loaded) tensors" + (skipped.isEmpty ? "" :
+            "; \(skipped.count) kept freshly initialised (missing or another shape: \(skipped.sorted().prefix(4).joined(separator: ", "))\(skipped.count > 4 ? ", ..." : ""))"))
+    }
+
+    /// Loads ResNet weights (torchvision keys `conv1.weight`, `layer1.0...`, or already
+    /// prefixed `backbone.0.body.`) into the backbone; every backbone tensor must be there.
+    static func loadBackbone(_ path: String, into bundle: ModelBundle, note: (String) -> Void) throws {
+        let tensors = try SafeTensors.read(path).tensors
+        let prefix = bundle.state.hasMaskHead ? "detr.backbone.0.body." : "backbone.0.body."
+        var state = bundle.network.stateDict()
+        var count = 0
+        for (k, t) in state where k.hasPrefix(prefix) && !k.hasSuffix("num_batches_tracked") {
+            let short = String(k.dropFirst(prefix.count))
+            guard let src = tensors[k] ?? tensors[short] ?? tensors["backbone.0.body." + short] else {
+                throw TrainError.backboneWeights(path: path, reason: "missing \(short) (or \(k))")
+            }
+            guard src.shape == t.shape else {
+                throw TrainError.backboneWeights(path: path, reason: "\(short) has shape \(src.shape), the backbone needs \(t.shape)")
+            }
+            state[k] = src
+            count += 1
+        }
+        _ = try bundle.network.load(state, strict: true)
+        note("\(path): loaded \(count) backbone tensors")
+    }
+}
