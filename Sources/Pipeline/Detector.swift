@@ -15,12 +15,12 @@ public enum InputGeometry: Equatable, Sendable {
     case original
 
     /// The geometry of a preset at an input size (`detr`: shorter side `inputSize`, longer at
-    /// most `1333 * inputSize / 800`; `reference`: letterbox; `none`: unchanged).
-    public static func of(preset: String, inputSize: Int) -> InputGeometry {
+    /// most `1333 * inputSize / 800`; `reference`: letterbox; `none` and `flip`: unchanged).
+    public static func of(preset: Preset, inputSize: Int) -> InputGeometry {
         switch preset {
-        case "reference": return .letterbox(size: inputSize)
-        case "none", "flip": return .original
-        default: return .shorterSide(size: inputSize, maxSize: Preset.maxSize(forInputSize: inputSize))
+        case .detr: return .shorterSide(size: inputSize, maxSize: Preset.maxSize(forInputSize: inputSize))
+        case .reference: return .letterbox(size: inputSize)
+        case .none, .flip: return .original
         }
     }
 }

@@ -1,3 +1,4 @@
+import Augment
 import Base
 import Datasets
 import Foundation
@@ -26,8 +27,8 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     var segmentation: Bool?
     /// Inference input: the shorter side (DETR preset) or the square side (reference preset).
     public var inputSize: Int
-    /// The transforms preset the network was trained with (`detr`, `reference`, `none`).
-    public var preset: String
+    /// The transforms preset the network was trained with (its validation side is the inference input).
+    public var preset: Preset
     public var trainLoss: Double?
     public var valLoss: Double?
     public var bestValLoss: Double?
@@ -36,7 +37,7 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     /// The run folder (`logs/<timestamp>`) the checkpoint belongs to.
     public var runDirectory: String?
 
-    public init(epoch: Int = 0, step: Int = 0, config: ModelConfig, classNames: [String], inputSize: Int = 800, preset: String = "detr") {
+    public init(epoch: Int = 0, step: Int = 0, config: ModelConfig, classNames: [String], inputSize: Int = 800, preset: Preset = .detr) {
         self.epoch = epoch
         self.step = step
         self.model = config.family
@@ -147,14 +148,14 @@ public final class ModelBundle {
 
     /// Builds a freshly initialised network of any family (the configuration must be valid:
     /// `problems()` empty).
-    public static func fresh(config: ModelConfig, classNames: [String], inputSize: Int = 800, preset: String = "detr",
+    public static func fresh(config: ModelConfig, classNames: [String], inputSize: Int = 800, preset: Preset = .detr,
                              seed: UInt64) -> ModelBundle {
         var rng = SplitMix64(seed: seed)
         let net = config.makeNetwork(using: &rng)
         return ModelBundle(network: net, state: CheckpointState(config: config, classNames: classNames, inputSize: inputSize, preset: preset))
     }
 
-    public static func fresh(config: any DetectorConfig, classNames: [String], inputSize: Int = 800, preset: String = "detr",
+    public static func fresh(config: any DetectorConfig, classNames: [String], inputSize: Int = 800, preset: Preset = .detr,
                              seed: UInt64) -> ModelBundle {
         fresh(config: ModelConfig(config), classNames: classNames, inputSize: inputSize, preset: preset, seed: seed)
     }
@@ -164,7 +165,7 @@ public final class ModelBundle {
     /// names must then agree in number. `overrides` adjusts what a bare file cannot tell
     /// (attention heads, dilation, input size).
     public static func load(_ path: String, classNames given: [String]? = nil, numClasses: Int? = nil,
-                            heads: Int? = nil, inputSize: Int? = nil, preset: String? = nil) throws -> ModelBundle {
+                            heads: Int? = nil, inputSize: Int? = nil, preset: Preset? = nil) throws -> ModelBundle {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ModelFileError.notFound(path: path) }
         let tensors: [String: Tensor]
@@ -226,8 +227,11 @@ public final class ModelBundle {
             return "missing key \((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))"
         case let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx):
             return "wrong type at \(ctx.codingPath.map(\.stringValue).joined(separator: ".")): \(ctx.debugDescription)"
-        case let DecodingError.dataCorrupted(ctx):
+        case let DecodingError.dataCorrupted(ctx) where ctx.codingPath.isEmpty:
             return "malformed JSON: \(ctx.debugDescription)"
+        case let DecodingError.dataCorrupted(ctx):
+            // A value that does not parse (an unknown preset, optimizer, schedule or model): where, and what.
+            return "\(ctx.codingPath.map(\.stringValue).joined(separator: ".")): \(ctx.debugDescription)"
         default:
             return "\(error)"
         }

@@ -22,8 +22,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var config = ModelConfig(DETRConfig())
     /// Shorter side (detr preset) or square side (reference preset) of the input.
     public var inputSize = 800
-    /// `detr`, `reference` or `none`.
-    public var preset = "detr"
+    /// The transforms preset (its training side in training, its validation side in evaluation).
+    public var preset = Preset.detr
     /// A full checkpoint (folder or .safetensors) to start from; tensors of another shape
     /// (the class head of another class count) stay freshly initialised.
     public var weights: String?
@@ -41,12 +41,11 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var lr: Float = 1e-4
     public var minLr: Float = 1e-6
     public var backboneLrRatio: Float = 0.1
-    /// `adamw` or `sgd`.
-    public var optimizer = "adamw"
+    public var optimizer = OptimizerKind.adamw
     public var momentum: Float = 0.9
     public var weightDecay: Float = 1e-4
     /// `cos` (warm-up, cosine, floor), `step` or `constant`.
-    public var schedule = "cos"
+    public var schedule = LRScheduleKind.cosine
     public var clip: Float = 0.1
 
     // Running.
@@ -76,9 +75,6 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         if trainList == nil && cocoTrain == nil { out.append("no training data: give a lines file or --coco") }
         if cocoTrain != nil && cocoTrainImages == nil { out.append("--coco needs --images") }
         if inputSize < 32 { out.append("input size \(inputSize) is below 32") }
-        if Preset(rawValue: preset) == nil { out.append("unknown preset '\(preset)' (\(Preset.allCases.map(\.rawValue).joined(separator: ", ")))") }
-        if !["adamw", "sgd"].contains(optimizer) { out.append("unknown optimizer '\(optimizer)' (adamw, sgd)") }
-        if !["cos", "step", "constant"].contains(schedule) { out.append("unknown schedule '\(schedule)' (cos, step, constant)") }
         if batch < 1 || freezeBatch < 1 { out.append("batch sizes must be at least 1") }
         if epochs < 1 { out.append("epochs must be at least 1") }
         if initEpoch < 0 || initEpoch >= epochs { out.append("init epoch \(initEpoch) must be in 0..<\(epochs)") }

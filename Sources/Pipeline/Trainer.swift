@@ -110,9 +110,7 @@ public final class Trainer {
         let groups = [ParameterGroup(parameters: rest, learningRate: options.lr, weightDecay: options.weightDecay),
                       ParameterGroup(parameters: backbone, learningRate: options.lr * options.backboneLrRatio,
                                      weightDecay: options.weightDecay, lrScale: options.backboneLrRatio)]
-        let optimizer = options.optimizer == "sgd" ? SGD(groups: groups, momentum: options.momentum) as any Optimizer
-            : AdamW(groups: groups) as any Optimizer
-        return (backbone, optimizer)
+        return (backbone, options.optimizer.make(groups: groups, momentum: options.momentum))
     }
 
     // MARK: the loop

@@ -85,9 +85,8 @@ struct TrainingData {
     /// A loader of `dataset` with the options' transforms preset (its training or validation
     /// side), shuffled and dropping the last partial batch when training.
     static func loader(_ dataset: any DetectionDataset, batch: Int, train: Bool, options: TrainOptions) throws -> DataLoader {
-        let transform: any Transform
-        let preset = Preset(rawValue: options.preset) ?? .detr
-        transform = train ? preset.train(inputSize: options.inputSize) : preset.validation(inputSize: options.inputSize)
+        let preset = options.preset
+        let transform = train ? preset.train(inputSize: options.inputSize) : preset.validation(inputSize: options.inputSize)
         return try DataLoader(dataset: dataset, transform: transform,
                               options: LoaderOptions(batchSize: batch, shuffle: train, dropLast: train && dataset.count > batch,
                                                      workers: options.workers, lenient: options.skipBadImages, seed: options.seed))

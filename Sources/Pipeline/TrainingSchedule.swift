@@ -27,13 +27,13 @@ public struct TrainingSchedule: Sendable, Equatable {
     static func rates(_ options: TrainOptions) -> LRSchedule {
         let n = options.epochs, lr = options.lr
         switch options.schedule {
-        case "step":
+        case .step:
             let steps = 10
             let gamma = Foundation.pow(options.minLr / lr, 1 / Float(steps - 1))
             return .step(base: lr, stepSize: max(1, n / steps), gamma: gamma)
-        case "constant":
+        case .constant:
             return .multiStep(base: lr, milestones: [], gamma: 1)
-        default:
+        case .cosine:
             let warmup = min(max(Int(0.05 * Double(n)), 1), 3)
             let noAug = min(max(Int(0.05 * Double(n)), 1), 15)
             return .cosine(base: lr, minLR: options.minLr, totalIters: n, warmupIters: warmup,

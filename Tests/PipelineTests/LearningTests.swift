@@ -1,3 +1,4 @@
+import Augment
 import Datasets
 import Foundation
 import Model
@@ -26,7 +27,7 @@ final class LearningTests: XCTestCase {
         c.numQueries = 16
         c.dropout = 0
         // 22 x 25 = 550 steps, AP50 after 275 and 550.
-        let records = try eightImageRun("learning", config: ModelConfig(c), preset: "none", backboneLrRatio: 0.1, epochs: 22, evalPeriod: 11)
+        let records = try eightImageRun("learning", config: ModelConfig(c), preset: .none, backboneLrRatio: 0.1, epochs: 22, evalPeriod: 11)
         let first = records.first!.trainLoss, last = records.last!.trainLoss
         XCTAssertLessThanOrEqual(last, first / 2, "loss \(first) -> \(last)")
         let ap50 = try XCTUnwrap(records.last?.ap50)
@@ -55,7 +56,7 @@ final class LearningTests: XCTestCase {
         c.groups = 3
         c.dropout = 0
         let epochs = Self.demoRecipeEpochs
-        let records = try eightImageRun("learning-demo", config: ModelConfig(c), preset: "flip", backboneLrRatio: 1,
+        let records = try eightImageRun("learning-demo", config: ModelConfig(c), preset: .flip, backboneLrRatio: 1,
                                         epochs: epochs, evalPeriod: epochs / 2)
         let ap50 = try XCTUnwrap(records.last?.ap50)
         XCTAssertGreaterThanOrEqual(ap50, Self.demoRecipeAP50, "AP50 after \(epochs * 25) steps")
@@ -70,7 +71,7 @@ final class LearningTests: XCTestCase {
     /// Trains on 8 generated 128-pixel shape images (the training list repeats them 25 times, so
     /// an epoch is 25 steps of batch 8) with AdamW 2e-4 constant, validating on the same 8
     /// images; prints the curve.
-    func eightImageRun(_ label: String, config: ModelConfig, preset: String, backboneLrRatio: Float, epochs: Int,
+    func eightImageRun(_ label: String, config: ModelConfig, preset: Preset, backboneLrRatio: Float, epochs: Int,
                        evalPeriod: Int) throws -> [EpochRecord] {
         let dir = try makeTemporaryDirectory(label)
         let data = try ShapesFixture.make(in: dir + "/data", count: 8, side: 128, seed: 1, repeats: 25)
@@ -86,7 +87,7 @@ final class LearningTests: XCTestCase {
         o.lr = 2e-4
         o.minLr = 2e-4
         o.backboneLrRatio = backboneLrRatio
-        o.schedule = "constant"
+        o.schedule = .constant
         o.weightDecay = 1e-4
         o.batch = 8
         o.epochs = epochs

@@ -91,7 +91,7 @@ final class ModelFamilyTests: XCTestCase {
         c.numQueries = 6
         c.numClasses = 3
         c.groups = 4
-        let bundle = ModelBundle.fresh(config: c, classNames: ["a", "b", "c"], inputSize: 64, preset: "none", seed: 2)
+        let bundle = ModelBundle.fresh(config: c, classNames: ["a", "b", "c"], inputSize: 64, preset: .none, seed: 2)
         try bundle.save(to: dir + "/ck")
         let text = try String(contentsOfFile: dir + "/ck/state.json", encoding: .utf8)
         XCTAssertTrue(text.contains("\"model\" : \"conditional-detr\""), text)

@@ -28,7 +28,7 @@ final class TrainerTests: XCTestCase {
             c.numQueries = 5
             c.groups = 3
             o.config = ModelConfig(c)
-            o.preset = "flip"
+            o.preset = .flip
         }
     }
 
@@ -140,7 +140,7 @@ final class TrainerTests: XCTestCase {
         var o = tinyTrainOptions(lines: data.lines, saveDir: dir + "/logs")
         o.lr = 1e30
         o.minLr = 0
-        o.schedule = "constant"
+        o.schedule = .constant
         o.clip = 0
         XCTAssertThrowsError(try Trainer(options: o).run()) { e in
             guard case let TrainError.nonFiniteLoss(epoch, iteration, _, _, checkpoint) = e else { return XCTFail("\(e)") }

@@ -65,7 +65,7 @@ func tinyTrainOptions(lines: String, saveDir: String) -> TrainOptions {
     c.numQueries = 8
     o.config = ModelConfig(c)
     o.inputSize = 64
-    o.preset = "detr"
+    o.preset = .detr
     o.batch = 2
     o.epochs = 2
     o.workers = 1

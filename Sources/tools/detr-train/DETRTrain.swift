@@ -1,4 +1,5 @@
 import ArgumentParser
+import Augment
 import Base
 import Datasets
 import Foundation
@@ -50,7 +51,7 @@ struct DETRTrain: ParsableCommand {
     @Option(help: "Input size: shorter side (detr preset; longer side at most 1333 * size / 800) or square side (reference preset).")
     var inputSize: Int = 800
     @Option(help: "Transforms preset: detr (DETR's multi-scale recipe), reference (the detr-pytorch jitter + letterbox), flip (horizontal flips, native size), none.")
-    var preset: String = "detr"
+    var preset: Preset = .detr
     @Option(help: "Backbone: resnet18, resnet34, resnet50, resnet101.")
     var backbone: String = "resnet50"
     @Option(help: "A full checkpoint (folder or .safetensors) to start from; tensors that do not fit (another class count) stay freshly initialised.")
@@ -78,13 +79,13 @@ struct DETRTrain: ParsableCommand {
     @Option(help: "Backbone learning rate as a fraction of --lr.")
     var backboneLrRatio: Float = 0.1
     @Option(help: "adamw or sgd.")
-    var optimizer: String = "adamw"
+    var optimizer: OptimizerKind = .adamw
     @Option(help: "SGD momentum.")
     var momentum: Float = 0.9
     @Option(help: "Weight decay.")
     var weightDecay: Float = 1e-4
     @Option(help: "Learning-rate schedule per epoch: cos (warm-up, cosine decay to --min-lr), step (10 steps to --min-lr) or constant.")
-    var schedule: String = "cos"
+    var schedule: LRScheduleKind = .cosine
     @Option(help: "Gradient clipping max norm (0: off).")
     var clip: Float = 0.1
 
