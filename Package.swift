@@ -84,11 +84,11 @@ let package = Package(
             "Base", "Datasets", "Eval", "Plots", "Model", "NN", "Pipeline", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/get-map"),
         .executableTarget(name: "detr-train", dependencies: [
-            "Datasets", "Augment", "Eval", "Model", "NN", "Tensor", "Pipeline", "ToolSupport",
+            "Base", "Datasets", "Augment", "Eval", "Model", "NN", "Pipeline", "ToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/detr-train"),
         .executableTarget(name: "predict", dependencies: [
-            "Datasets", "Augment", "Eval", "Plots", "Model", "NN", "Tensor", "Pipeline", "ToolSupport",
+            "Base", "Datasets", "Augment", "Eval", "Plots", "Model", "NN", "Tensor", "Pipeline", "ToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/predict"),
 

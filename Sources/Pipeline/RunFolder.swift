@@ -1,7 +1,8 @@
 import Datasets
-import Eval
 import Foundation
+import Plots
 import Tensor
+import ToolSupport
 
 /// The folder of a run (`<saveDir>/<yyyy_MM_dd_HH_mm_ss>`, `-2`, `-3`... when taken) and what
 /// each epoch writes there: the text logs (`epoch_loss.txt`, `epoch_val_loss.txt`,

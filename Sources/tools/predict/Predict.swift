@@ -5,7 +5,6 @@ import Foundation
 import Model
 import NN
 import Pipeline
-import Tensor
 import ToolSupport
 
 /// `predict`: runs a checkpoint on a folder of images (or one image) and draws what it finds,
