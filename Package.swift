@@ -92,13 +92,17 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/predict"),
 
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
-        .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["Fixtures"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"], exclude: ["Fixtures"]),
-        .testTarget(name: "AugmentTests", dependencies: ["Augment"], exclude: ["Fixtures"]),
-        .testTarget(name: "EvalTests", dependencies: ["Eval", "Plots"], exclude: ["Fixtures"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Datasets", "Model", "NN", "Tensor", "Augment", "Eval"]),
-        .testTarget(name: "ToolTests", dependencies: ["voc-annotation", "demo-data", "get-map", "detr-train", "predict", "Datasets", "Model", "Pipeline"]),
+        // What more than one test target needs: test paths and shared-data skips, temporary
+        // folders, the tiny model configs. Only test targets depend on it.
+        .target(name: "TestSupport", dependencies: ["Model"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "AugmentTests", dependencies: ["Augment", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "EvalTests", dependencies: ["Eval", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "PlotsTests", dependencies: ["Plots", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Datasets", "Model", "NN", "Tensor", "Augment", "Eval", "TestSupport"]),
+        .testTarget(name: "ToolTests", dependencies: ["voc-annotation", "demo-data", "get-map", "detr-train", "predict", "Datasets", "Model", "Pipeline", "TestSupport"]),
     ]
 )

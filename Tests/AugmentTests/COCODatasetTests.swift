@@ -3,17 +3,13 @@ import Base
 import Datasets
 import Foundation
 import Tensor
+import TestSupport
 import XCTest
 
 /// The COCO adapter over the shared shapes3 set (skipped when ../shared/data is absent).
 final class COCODatasetTests: XCTestCase {
     func testShapes3_BoxesLabelsAndBatches() throws {
-        let dir = TestPaths.sharedData + "/coco/shapes3"
-        guard FileManager.default.fileExists(atPath: dir + "/gt_dataset.json") else {
-            let reason = "shared data \(dir) is absent; skipping"
-            print(reason)
-            throw XCTSkip(reason)
-        }
+        let dir = try TestPaths.shared("coco/shapes3", requiring: "gt_dataset.json")
         let data = try COCODataset(annotationFile: dir + "/gt_dataset.json", imagesDirectory: dir)
         XCTAssertEqual(data.count, 3)
         XCTAssertEqual(data.categoryIds, [1, 2, 3, 4])
@@ -35,11 +31,7 @@ final class COCODatasetTests: XCTestCase {
     /// Instance masks rasterised as pycocotools' annToMask does: pixel counts of image 1's
     /// three polygons from pycocotools 2.0.11 (COCO(...).annToMask(a).sum()).
     func testShapes3_MasksMatchPycocotools() throws {
-        let dir = TestPaths.sharedData + "/coco/shapes3"
-        guard FileManager.default.fileExists(atPath: dir + "/gt_dataset.json") else {
-            print("shared data \(dir) is absent; skipping")
-            throw XCTSkip("shared data absent")
-        }
+        let dir = try TestPaths.shared("coco/shapes3", requiring: "gt_dataset.json")
         let data = try COCODataset(annotationFile: dir + "/gt_dataset.json", imagesDirectory: dir, masks: true)
         let s = try data.sample(at: 0)
         let masks = try XCTUnwrap(s.target.masks)

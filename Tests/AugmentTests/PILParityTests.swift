@@ -1,12 +1,13 @@
 import Augment
 import Datasets
 import Foundation
+import TestSupport
 import XCTest
 
 /// Resampling against Pillow's Image.resize, and the HSV jitter against OpenCV, on fixtures
 /// written by scripts/fixtures/augment_reference.py.
 final class PILParityTests: XCTestCase {
-    func load(_ name: String) throws -> RGBImage { try ImageIO.load(TestPaths.fixtures + "/" + name) }
+    func load(_ name: String) throws -> RGBImage { try ImageIO.load(TestPaths.fixtures() + "/" + name) }
 
     /// Largest absolute difference and the count of differing bytes.
     func compare(_ a: RGBImage, _ b: RGBImage) -> (maxDiff: Int, differing: Int) {
@@ -42,7 +43,7 @@ final class PILParityTests: XCTestCase {
     }
 
     func testHSVJitter_MatchesOpenCVLookupMethod() throws {
-        let path = TestPaths.fixtures + "/hsv.json"
+        let path = TestPaths.fixtures() + "/hsv.json"
         guard FileManager.default.fileExists(atPath: path) else {
             let reason = "hsv.json absent (the fixture script ran without cv2); skipping"
             print(reason)

@@ -3,6 +3,7 @@ import Base
 import Datasets
 import Foundation
 import Tensor
+import TestSupport
 import XCTest
 
 final class ResizeTests: XCTestCase {
@@ -14,7 +15,7 @@ final class ResizeTests: XCTestCase {
 
     /// DETR's get_size_with_aspect_ratio, every case of the table written by the fixture script.
     func testSizeWithAspectRatio_MatchesDETR() throws {
-        let data = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixtures + "/sizes.json"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixtures() + "/sizes.json"))
         let cases = try JSONDecoder().decode([SizeCase].self, from: data)
         XCTAssertGreaterThan(cases.count, 100)
         for c in cases {
@@ -100,7 +101,7 @@ final class ResizeTests: XCTestCase {
             let boxes: [[Int]]
             let expected: [[Int]]
         }
-        let data = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixtures + "/reference_boxes.json"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixtures() + "/reference_boxes.json"))
         let cases = try JSONDecoder().decode([Case].self, from: data)
         XCTAssertEqual(cases.count, 60)
         var rng = SplitMix64(seed: 0)

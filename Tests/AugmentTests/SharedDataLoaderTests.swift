@@ -1,6 +1,7 @@
 import Augment
 import Datasets
 import Tensor
+import TestSupport
 import XCTest
 
 /// The loader over the shared VOC sets (skipped when ../shared/data is absent).

@@ -1,4 +1,5 @@
 import Datasets
+import TestSupport
 import XCTest
 
 final class AnnotationLinesTests: XCTestCase {
@@ -22,7 +23,7 @@ final class AnnotationLinesTests: XCTestCase {
     }
 
     func testFormat_RefusesWhitespaceInPath() throws {
-        let dir = try makeTemporaryDirectory(self)
+        let dir = try makeTemporaryDirectory()
         let out = dir + "/2007_train.txt"
         try FileIO.writeAtomically(out, text: "keep me\n")
         let lines = [AnnotationLine(imagePath: "/my data/a.jpg", boxes: [])]

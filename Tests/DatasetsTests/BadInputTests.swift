@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import TestSupport
 import XCTest
 
 /// Bad inputs: each gives an error that names the file; none ends the process.
@@ -11,9 +12,9 @@ final class BadInputTests: XCTestCase {
     }
 
     func testBadImages() throws {
-        let dir = try makeTemporaryDirectory(self)
-        let jpeg = try FileIO.readBytes(TestPaths.fixtures + "/images/baseline.jpg")
-        let png = try FileIO.readBytes(TestPaths.fixtures + "/images/rgb.png")
+        let dir = try makeTemporaryDirectory()
+        let jpeg = try FileIO.readBytes(TestPaths.fixtures() + "/images/baseline.jpg")
+        let png = try FileIO.readBytes(TestPaths.fixtures() + "/images/rgb.png")
         var badCRC = png
         badCRC[29] ^= 0xFF  // inside the IHDR CRC
         var badIDAT = png
@@ -36,7 +37,7 @@ final class BadInputTests: XCTestCase {
     }
 
     func testBadXML() throws {
-        let dir = try makeTemporaryDirectory(self)
+        let dir = try makeTemporaryDirectory()
         let box = "<bndbox><xmin>1</xmin><ymin>2</ymin><xmax>3</xmax><ymax>4</ymax></bndbox>"
         let size = "<size><width>10</width><height>10</height><depth>3</depth></size>"
         let cases: [(String, String, String)] = [

@@ -1,4 +1,5 @@
 import Datasets
+import TestSupport
 import XCTest
 
 final class ClassListTests: XCTestCase {

@@ -1,12 +1,13 @@
 import Base
 import Datasets
 import Tensor
+import TestSupport
 import XCTest
 
 final class DemoDataTests: XCTestCase {
     func testGenerate_DeterministicAndConsistent() throws {
-        let a = try makeTemporaryDirectory(self)
-        let b = try makeTemporaryDirectory(self)
+        let a = try makeTemporaryDirectory()
+        let b = try makeTemporaryDirectory()
         var options = DemoData.Options()
         options.images = 6
         var r1 = SplitMix64(seed: 5)

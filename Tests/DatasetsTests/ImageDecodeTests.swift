@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import TestSupport
 import XCTest
 
 /// Decoding against PIL's Image.open(f).convert('RGB') (fixtures from
@@ -20,7 +21,7 @@ final class ImageDecodeTests: XCTestCase {
     }
 
     func loadExpected() throws -> [String: Expected] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixtures + "/images.json"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixtures() + "/images.json"))
         return try JSONDecoder().decode([String: Expected].self, from: data)
     }
 
@@ -28,14 +29,14 @@ final class ImageDecodeTests: XCTestCase {
         let expected = try loadExpected()
         XCTAssertEqual(expected.count, 15)
         for (name, exp) in expected.sorted(by: { $0.key < $1.key }) {
-            let img = try ImageIO.load(TestPaths.fixtures + "/images/" + name)
+            let img = try ImageIO.load(TestPaths.fixtures() + "/images/" + name)
             XCTAssertEqual(img.width, exp.width, name)
             XCTAssertEqual(img.height, exp.height, name)
             let want = exp.rgb
             XCTAssertEqual(img.pixels.count, want.count, name)
             // PNG is lossless: exact. JPEG: the same libjpeg-turbo algorithms (islow IDCT, fancy
             // upsampling) as PIL; allow one grey level for a different build.
-            let path = TestPaths.fixtures + "/images/" + name
+            let path = TestPaths.fixtures() + "/images/" + name
             let tolerance = ImageFormat.sniff(try FileIO.readBytes(path)) == .jpeg ? 1 : 0
             var worst = 0
             for (a, b) in zip(img.pixels, want) { worst = max(worst, abs(Int(a) - Int(b))) }
@@ -44,16 +45,16 @@ final class ImageDecodeTests: XCTestCase {
     }
 
     func testSniff_FormatFromBytesNotName() throws {
-        let bytes = try FileIO.readBytes(TestPaths.fixtures + "/images/png_named.jpg")
+        let bytes = try FileIO.readBytes(TestPaths.fixtures() + "/images/png_named.jpg")
         XCTAssertEqual(ImageFormat.sniff(bytes), .png)
-        XCTAssertEqual(ImageFormat.sniff(try FileIO.readBytes(TestPaths.fixtures + "/images/cmyk.jpg")), .jpeg)
+        XCTAssertEqual(ImageFormat.sniff(try FileIO.readBytes(TestPaths.fixtures() + "/images/cmyk.jpg")), .jpeg)
         XCTAssertEqual(ImageFormat.sniff(Array("GIF89a....".utf8)), .gif)
         XCTAssertEqual(ImageFormat.sniff([UInt8]()), .unknown)
     }
 
     func testHeaderSize_EqualsDecodedSize() throws {
         for name in ["rgb.png", "palette.png", "progressive.jpg", "cmyk.jpg", "gray.jpg"] {
-            let path = TestPaths.fixtures + "/images/" + name
+            let path = TestPaths.fixtures() + "/images/" + name
             let size = try ImageIO.size(ofFile: path)
             let img = try ImageIO.load(path)
             XCTAssertEqual(size.width, img.width, name)

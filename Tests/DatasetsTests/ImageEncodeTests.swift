@@ -1,6 +1,7 @@
 import Base
 import Datasets
 import Tensor
+import TestSupport
 import XCTest
 
 final class ImageEncodeTests: XCTestCase {
@@ -48,7 +49,7 @@ final class ImageEncodeTests: XCTestCase {
     }
 
     func testSave_WritesFormatByExtension() throws {
-        let dir = try makeTemporaryDirectory(self)
+        let dir = try makeTemporaryDirectory()
         let img = randomImage(9, 5, seed: 3)
         try ImageIO.save(img, to: dir + "/a.png")
         try ImageIO.save(img, to: dir + "/a.jpg", quality: 90)

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Tensor
+import TestSupport
 import XCTest
 
 /// Integration tests on the real VOC sets in ../shared/data/voc (skipped when absent).

@@ -1,4 +1,5 @@
 import Datasets
+import TestSupport
 import XCTest
 
 final class VOCAnnotationTests: XCTestCase {
@@ -56,11 +57,11 @@ final class VOCAnnotationTests: XCTestCase {
     }
 
     func testLoad_ZeroSizeTakenFromImage() throws {
-        let dir = try makeTemporaryDirectory(self)
+        let dir = try makeTemporaryDirectory()
         let xml = dir + "/a.xml"
         try FileIO.writeAtomically(xml, text: "<annotation><size><width>0</width><height>0</height><depth>3</depth></size></annotation>")
         XCTAssertNil(try VOCAnnotation.load(xml).size)
-        let image = TestPaths.fixtures + "/images/progressive.jpg"
+        let image = TestPaths.fixtures() + "/images/progressive.jpg"
         XCTAssertEqual(try VOCAnnotation.load(xml, sizeFromImage: image, requireSize: true).size,
                        ImageSize(width: 52, height: 28, depth: 3))
     }

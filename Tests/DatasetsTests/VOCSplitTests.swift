@@ -2,6 +2,7 @@ import Base
 import Datasets
 import Foundation
 import Tensor
+import TestSupport
 import XCTest
 
 /// The split against the independent Python implementation in scripts/fixtures/voc_reference.py.
@@ -27,7 +28,7 @@ final class VOCSplitTests: XCTestCase {
     }
 
     static func reference() throws -> Reference {
-        let data = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixtures + "/voc_reference.json"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixtures() + "/voc_reference.json"))
         return try JSONDecoder().decode(Reference.self, from: data)
     }
 

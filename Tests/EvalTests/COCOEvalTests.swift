@@ -1,6 +1,7 @@
 import Datasets
 import Eval
 import Foundation
+import TestSupport
 import XCTest
 
 /// COCOeval against pycocotools 2.0.11 (numbers from scripts/fixtures/coco_reference.py).
@@ -11,19 +12,19 @@ final class COCOEvalTests: XCTestCase {
     }
 
     func testSharedPairs_AllStatsMatchPycocotools() throws {
-        _ = try EvalTestPaths.shared("coco")
+        _ = try TestPaths.shared("coco")
         let cases = try COCOReferenceCase.load("shared")
         XCTAssertGreaterThanOrEqual(cases.count, 5)
         for c in cases {
-            let r = try evaluate(c, base: EvalTestPaths.sharedData)
+            let r = try evaluate(c, base: TestPaths.sharedData)
             assertStats(r.stats, c.stats, c.name)
         }
     }
 
     func testSharedPairs_SingleThreadEqualsParallel() throws {
-        _ = try EvalTestPaths.shared("coco")
+        _ = try TestPaths.shared("coco")
         for c in try COCOReferenceCase.load("shared").prefix(2) {
-            let root = EvalTestPaths.sharedData
+            let root = TestPaths.sharedData
             let gt = try COCOInstances.load(root + "/" + c.gt)
             let dt = try COCOResults.load(root + "/" + c.dt, groundTruth: gt)
             let e = try COCOEvaluator(groundTruth: gt, results: dt.results, params: c.evalParams)
@@ -34,9 +35,9 @@ final class COCOEvalTests: XCTestCase {
     }
 
     func testVal2014_SummaryTextAndPerCategoryAPMatchPycocotools() throws {
-        _ = try EvalTestPaths.shared("coco")
+        _ = try TestPaths.shared("coco")
         for c in try COCOReferenceCase.load("shared") where c.summary != nil {
-            let r = try evaluate(c, base: EvalTestPaths.sharedData)
+            let r = try evaluate(c, base: TestPaths.sharedData)
             XCTAssertEqual(r.summaryText, c.summary!, "\(c.name): summary\nexpected:\n\(c.summary!)\nobserved:\n\(r.summaryText)")
             let expected = c.perCategoryAP!
             let observed = r.perCategoryAP
@@ -50,8 +51,8 @@ final class COCOEvalTests: XCTestCase {
 
     /// The 3-decimal stats published with the cocoapi demo (val2014_fake_eval_res.txt).
     func testVal2014_MatchesPublishedPrintedStats() throws {
-        let text = try String(contentsOfFile: try EvalTestPaths.shared("coco/val2014_100/val2014_fake_eval_res.txt"), encoding: .utf8)
-        let dir = try EvalTestPaths.shared("coco/val2014_100")
+        let text = try String(contentsOfFile: try TestPaths.shared("coco/val2014_100/val2014_fake_eval_res.txt"), encoding: .utf8)
+        let dir = try TestPaths.shared("coco/val2014_100")
         for (type, dtFile) in [("segm", "instances_val2014_fakesegm100_results.json"), ("bbox", "instances_val2014_fakebbox100_results.json")] {
             guard let block = text.components(separatedBy: "type=" + type).dropFirst().first else {
                 XCTFail("no type=\(type) block in the published text"); continue
@@ -66,7 +67,7 @@ final class COCOEvalTests: XCTestCase {
     }
 
     func testIgnore2299_StringImageIdIsConvertedWithAWarning() throws {
-        let dir = try EvalTestPaths.shared("coco/ignore2299")
+        let dir = try TestPaths.shared("coco/ignore2299")
         let gt = try COCOInstances.load(dir + "/gt_ignore_test.json")
         XCTAssertEqual(Set(gt.images.map(\.id)), [2299])
         XCTAssertTrue(gt.warnings.contains { $0.contains("\"2299\"") && $0.contains("images[0].id") }, "warnings: \(gt.warnings)")
@@ -77,7 +78,7 @@ final class COCOEvalTests: XCTestCase {
         let cases = try COCOReferenceCase.load("own")
         XCTAssertGreaterThanOrEqual(cases.count, 16)
         for c in cases {
-            let r = try evaluate(c, base: EvalTestPaths.fixtures)
+            let r = try evaluate(c, base: TestPaths.fixtures())
             assertStats(r.stats, c.stats, c.name)
         }
     }
@@ -85,8 +86,8 @@ final class COCOEvalTests: XCTestCase {
     // MARK: properties
 
     func smallCase() throws -> (COCOInstances, [COCOResult]) {
-        let gt = try COCOInstances.load(EvalTestPaths.fixtures + "/cases/small_gt.json")
-        let dt = try COCOResults.load(EvalTestPaths.fixtures + "/cases/small_dt.json", groundTruth: gt)
+        let gt = try COCOInstances.load(TestPaths.fixtures() + "/cases/small_gt.json")
+        let dt = try COCOResults.load(TestPaths.fixtures() + "/cases/small_dt.json", groundTruth: gt)
         return (gt, dt.results)
     }
 
@@ -114,7 +115,7 @@ final class COCOEvalTests: XCTestCase {
     }
 
     func testProperty_ShufflingDetectionsWithDistinctScoresChangesNothing() throws {
-        let dir = try EvalTestPaths.shared("coco/val2014_100")
+        let dir = try TestPaths.shared("coco/val2014_100")
         let gt = try COCOInstances.load(dir + "/instances_val2014_100.json")
         let dt = try COCOResults.load(dir + "/instances_val2014_fakebbox100_results.json", groundTruth: gt).results
         // Make the scores distinct (ties are ordered by file position, by design).

@@ -1,6 +1,7 @@
 import Datasets
 import Eval
 import Foundation
+import TestSupport
 import XCTest
 
 /// The COCO JSON readers: values, validation rules and errors that name the file and index.
@@ -132,7 +133,7 @@ final class COCOReaderTests: XCTestCase {
     }
 
     func testMappedFileAndBytes_GiveTheSameInstances() throws {
-        let path = try EvalTestPaths.shared("coco/shapes3/gt_dataset.json")
+        let path = try TestPaths.shared("coco/shapes3/gt_dataset.json")
         let mapped = try COCOInstances.load(path)
         let parsed = try COCOInstances.parse(try FileIO.readBytes(path), path: path)
         XCTAssertEqual(mapped, parsed)

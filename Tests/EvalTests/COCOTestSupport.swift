@@ -1,31 +1,15 @@
 import Datasets
 import Eval
 import Foundation
+import TestSupport
 import XCTest
 
-/// Paths the Eval tests read: fixtures beside this file, the shared data next to the repository.
-enum EvalTestPaths {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures"
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    static let sharedData = URL(fileURLWithPath: repositoryRoot + "/../shared/data").standardized.path
-
-    /// `relative` under the shared data, or a skip with a printed reason when it is absent.
-    static func shared(_ relative: String) throws -> String {
-        let path = sharedData + "/" + relative
-        guard FileManager.default.fileExists(atPath: path) else {
-            let reason = "shared data \(path) is absent (a user's clone has no ../shared); skipping"
-            print(reason)
-            throw XCTSkip(reason)
-        }
-        return path
-    }
-
+enum FixtureJSON {
     /// A fixture parsed into Foundation-style values (dictionaries, arrays, NSNumber, String)
     /// by the package's JSONScanner: Foundation's JSONSerialization on Linux misrounds some
     /// decimals (0.012345679012345678 read as ...675), which exact comparisons cannot afford.
-    static func json(_ name: String) throws -> Any {
-        let path = fixtures + "/" + name
+    static func load(_ name: String) throws -> Any {
+        let path = TestPaths.fixtures() + "/" + name
         return try JSONScanner.withScanner(try FileIO.readBytes(path), path: path) { s in
             let v = try jsonValue(&s)
             try s.expectEnd()
@@ -68,7 +52,7 @@ struct COCOReferenceCase {
     var perCategoryAP: [String: Double]?
 
     static func load(_ group: String) throws -> [COCOReferenceCase] {
-        let root = try EvalTestPaths.json("coco_reference.json") as! [String: Any]
+        let root = try FixtureJSON.load("coco_reference.json") as! [String: Any]
         return (root[group] as! [[String: Any]]).map { e in
             COCOReferenceCase(name: e["name"] as! String, gt: e["gt"] as! String, dt: e["dt"] as! String,
                               iouType: COCOIoUType(rawValue: e["iou_type"] as! String)!,

@@ -1,6 +1,7 @@
 import Datasets
 import Eval
 import Foundation
+import TestSupport
 import XCTest
 
 /// The mask API against pycocotools' outputs (Fixtures/mask_reference.json, written by
@@ -9,7 +10,7 @@ final class MaskTests: XCTestCase {
     var reference: [String: Any] = [:]
 
     override func setUpWithError() throws {
-        reference = try EvalTestPaths.json("mask_reference.json") as! [String: Any]
+        reference = try FixtureJSON.load("mask_reference.json") as! [String: Any]
     }
 
     func cases(_ key: String) -> [[String: Any]] { reference[key] as! [[String: Any]] }
@@ -51,7 +52,7 @@ final class MaskTests: XCTestCase {
     /// annToRLE of all 839 val2014_100 ground truths (polygons, crowd RLEs): area, toBbox and the
     /// length of the compressed string agree with pycocotools.
     func testVal2014GroundTruthMasks_MatchPycocotools() throws {
-        let gt = try COCOInstances.load(try EvalTestPaths.shared("coco/val2014_100/instances_val2014_100.json"))
+        let gt = try COCOInstances.load(try TestPaths.shared("coco/val2014_100/instances_val2014_100.json"))
         var size: [Int64: (Int, Int)] = [:]
         for im in gt.images { size[im.id] = (im.height, im.width) }
         var byId: [Int64: COCOAnnotation] = [:]

@@ -1,12 +1,13 @@
 import Datasets
 @testable import Eval
 import Foundation
+import TestSupport
 import XCTest
 
 final class PanopticTests: XCTestCase {
     /// (ground-truth JSON, ground-truth folder, prediction JSON, prediction folder) of a shared case.
     func caseFiles(_ name: String) throws -> (String, String, String, String) {
-        let root = try EvalTestPaths.shared("panoptic")
+        let root = try TestPaths.shared("panoptic")
         let dir = root + "/cases/" + name
         let entries = try FileManager.default.contentsOfDirectory(atPath: dir)
         let json = entries.filter { $0.hasSuffix(".json") && $0 != "expected_panopticapi.json" }
@@ -22,7 +23,7 @@ final class PanopticTests: XCTestCase {
     }
 
     func expected(_ name: String) throws -> [String: Any] {
-        let root = try EvalTestPaths.shared("panoptic")
+        let root = try TestPaths.shared("panoptic")
         let data = try Data(contentsOf: URL(fileURLWithPath: root + "/cases/" + name + "/expected_panopticapi.json"))
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
@@ -56,7 +57,7 @@ final class PanopticTests: XCTestCase {
     }
 
     func testSampleAgainstItself_IsPerfect() throws {
-        let root = try EvalTestPaths.shared("panoptic/sample")
+        let root = try TestPaths.shared("panoptic/sample")
         let r = try PanopticQuality.evaluate(groundTruthJSON: root + "/panoptic_examples.json", groundTruthFolder: root + "/panoptic_examples",
                                              predictionJSON: root + "/panoptic_examples.json", predictionFolder: root + "/panoptic_examples")
         for s in [r.all, r.things, r.stuff] {
@@ -196,9 +197,7 @@ final class PanopticTests: XCTestCase {
     }
 
     func testBadFiles_NameTheFile() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("detrkit-pq-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try makeTemporaryDirectory("detrkit-pq")
         try "{\"annotations\": [{\"image_id\": 1, \"file_name\": \"a.png\"}]}".write(toFile: dir + "/bad.json", atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try COCOPanoptic.load(dir + "/bad.json")) {
             XCTAssertTrue("\($0)".contains(dir + "/bad.json") && "\($0)".contains("segments_info"), "\($0)")

@@ -2,17 +2,18 @@ import Datasets
 @testable import Eval
 import Foundation
 import Plots
+import TestSupport
 import XCTest
 
 final class VOCMapTests: XCTestCase {
     func cartucho() throws -> VOCMapInput {
-        let root = try EvalTestPaths.shared("map/cartucho_sample")
+        let root = try TestPaths.shared("map/cartucho_sample")
         return try VOCMapInput.load(groundTruthFolder: root + "/ground-truth", detectionFolder: root + "/detection-results")
     }
 
     func testCartucho_MatchesReference() throws {
         let input = try cartucho()
-        let root = try EvalTestPaths.shared("map/cartucho_sample")
+        let root = try TestPaths.shared("map/cartucho_sample")
         let data = try Data(contentsOf: URL(fileURLWithPath: root + "/reference_metrics.json"))
         let ref = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         let perClass = ref["per_class_ap_iou0.50"] as! [String: [String: Any]]
@@ -179,7 +180,7 @@ final class VOCMapTests: XCTestCase {
     }
 
     func testPlots_AreWrittenAndDecode() throws {
-        let dir = try tempDir()
+        let dir = try makeTemporaryDirectory("detrkit-voc")
         var input = syntheticInput(images: 6, seed: 3)
         input.groundTruth[0].append(box("a/b", 0, 0, 9, 9))   // a name that is no file name
         let r = VOCMap.evaluate(input)
@@ -203,13 +204,6 @@ final class VOCMapTests: XCTestCase {
 
     // MARK: bad input
 
-    func tempDir() throws -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("detrkit-voc-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url.path
-    }
-
     func assertError(naming file: String, _ fragment: String, _ body: () throws -> Void, line: UInt = #line) {
         do {
             try body()
@@ -222,7 +216,7 @@ final class VOCMapTests: XCTestCase {
     }
 
     func testBadInputs_NameTheFile() throws {
-        let dir = try tempDir()
+        let dir = try makeTemporaryDirectory("detrkit-voc")
         let gt = dir + "/ground-truth", dr = dir + "/detection-results"
         try FileManager.default.createDirectory(atPath: gt, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: dr, withIntermediateDirectories: true)
@@ -286,8 +280,7 @@ enum CrosscheckCase {
 
 final class VOCMapCrosscheckTests: XCTestCase {
     func testSeed3_MatchesCartucho() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("detrkit-voc-x-\(UUID().uuidString)").path
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try makeTemporaryDirectory("detrkit-voc-x")
         for (sub, files) in [("ground-truth", CrosscheckCase.gt), ("detection-results", CrosscheckCase.dr)] {
             try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)
             for (id, text) in files { try text.write(toFile: dir + "/" + sub + "/" + id + ".txt", atomically: true, encoding: .utf8) }

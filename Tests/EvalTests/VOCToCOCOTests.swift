@@ -1,6 +1,7 @@
 import Datasets
 import Eval
 import Foundation
+import TestSupport
 import XCTest
 
 /// The COCO view of the ground-truth/ and detection-results/ text folders (get-map mode 4).
@@ -9,8 +10,7 @@ final class VOCToCOCOTests: XCTestCase {
 
     /// Writes `files[id] = (ground-truth text, detection text)` into two fresh folders.
     func folders(_ files: [String: (gt: String, dr: String)]) throws -> (gt: String, dr: String) {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("voc2coco-\(UUID().uuidString)").path
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
+        let root = try makeTemporaryDirectory("voc2coco")
         let gt = root + "/ground-truth", dr = root + "/detection-results"
         try FileManager.default.createDirectory(atPath: gt, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: dr, withIntermediateDirectories: true)

@@ -2,6 +2,7 @@ import Base
 import Foundation
 import Model
 import Tensor
+import TestSupport
 import XCTest
 
 /// Box conversions, area, IoU and generalized IoU against DETR's box_ops re-stated in PyTorch
@@ -12,7 +13,7 @@ final class BoxOpsTests: XCTestCase {
     }
 
     func testValues_MatchPyTorch() throws {
-        let f = try loadFixture("box_ops.json", as: File.self)
+        let f = try TestPaths.decodeFixture(File.self, "box_ops.json")
         let axy = try boxCxcywhToXyxy(f.a.tensor), bxy = try boxCxcywhToXyxy(f.b.tensor)
         assertClose(axy.scalars, f.a_xyxy.data, "a xyxy")
         assertClose(bxy.scalars, f.b_xyxy.data, "b xyxy")
@@ -29,7 +30,7 @@ final class BoxOpsTests: XCTestCase {
     }
 
     func testGIoUGradients_MatchPyTorch() throws {
-        let f = try loadFixture("box_ops.json", as: File.self)
+        let f = try TestPaths.decodeFixture(File.self, "box_ops.json")
         let a = f.a.tensor, b = f.b.tensor
         a.requiresGrad = true
         b.requiresGrad = true
@@ -63,7 +64,7 @@ final class BoxOpsTests: XCTestCase {
     }
 
     func testPairedGIoU_EqualsDiagonal() throws {
-        let f = try loadFixture("box_ops.json", as: File.self)
+        let f = try TestPaths.decodeFixture(File.self, "box_ops.json")
         let a = try boxCxcywhToXyxy(f.a.tensor.slice(axis: 0, 0..<5)), b = try boxCxcywhToXyxy(f.b.tensor)
         let full = try generalizedBoxIoU(a, b)
         let paired = try generalizedBoxIoUPaired(a, b)

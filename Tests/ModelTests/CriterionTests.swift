@@ -2,6 +2,7 @@ import Base
 import Foundation
 import Model
 import Tensor
+import TestSupport
 import XCTest
 
 /// SetCriterion against DETR's SetCriterion re-stated in PyTorch (float64): every loss term,
@@ -45,7 +46,7 @@ final class CriterionTests: XCTestCase {
     }
 
     func testCriterion_LossesMatchReference() throws {
-        let file = try loadFixture("criterion.json", as: File.self)
+        let file = try TestPaths.decodeFixture(File.self, "criterion.json")
         XCTAssertEqual(file.cases.count, 5)
         for c in file.cases {
             let (out, _, _) = output(c)
@@ -65,7 +66,7 @@ final class CriterionTests: XCTestCase {
     }
 
     func testCriterion_GradientsMatchReference() throws {
-        let file = try loadFixture("criterion.json", as: File.self)
+        let file = try TestPaths.decodeFixture(File.self, "criterion.json")
         for c in file.cases {
             let (out, leaves, masks) = output(c)
             let losses = try SetCriterion(numClasses: c.num_classes)(out, c.targets.map(\.target))
@@ -83,7 +84,7 @@ final class CriterionTests: XCTestCase {
     }
 
     func testCriterion_FiniteDifferences() throws {
-        let file = try loadFixture("criterion.json", as: File.self)
+        let file = try TestPaths.decodeFixture(File.self, "criterion.json")
         for name in ["no_aux", "segmentation"] {
             let c = try XCTUnwrap(file.cases.first { $0.name == name })
             let targets = c.targets.map(\.target)
@@ -98,7 +99,7 @@ final class CriterionTests: XCTestCase {
     }
 
     func testCriterion_WeightsAndNames() throws {
-        let file = try loadFixture("criterion.json", as: File.self)
+        let file = try TestPaths.decodeFixture(File.self, "criterion.json")
         let c = try XCTUnwrap(file.cases.first { $0.name == "two_images_two_aux" })
         let (out, _, _) = output(c)
         var config = DETRConfig()

@@ -3,69 +3,57 @@ import Foundation
 import Model
 import NN
 import Tensor
+import TestSupport
 import XCTest
 
 /// Our state-dict keys and shapes equal the official facebookresearch/detr ones
 /// (../shared/data/checkpoint_keys, written by the official code), so a converted official
 /// checkpoint loads strictly.
 final class DETRKeysTests: XCTestCase {
-    static let keysFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("../shared/data/checkpoint_keys").standardized.path
+    /// An official checkpoint's keys and shapes (../shared/data/checkpoint_keys/`name`), or a skip.
+    static func officialKeys(_ name: String) throws -> [String: [Int]] {
+        let path = try TestPaths.shared("checkpoint_keys/" + name)
+        return try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: [Int]]
+    }
 
-    func officialKeys(_ name: String) throws -> [String: [Int]] {
-        let path = Self.keysFolder + "/" + name
-        guard FileManager.default.fileExists(atPath: path) else {
-            print("shared data \(path) is absent; skipping")
-            throw XCTSkip("shared data \(path) is absent")
-        }
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: [Int]]
-        return json
+    /// `model` has exactly the official keys, each with the official shape.
+    static func assertKeysAndShapes(_ model: Module, equal official: [String: [Int]],
+                                    file: StaticString = #filePath, line: UInt = #line) {
+        let ours = Dictionary(uniqueKeysWithValues: model.namedState().map { ($0.key, $0.tensor.shape) })
+        XCTAssertEqual(ours.count, official.count, "number of keys", file: file, line: line)
+        let missing = Set(official.keys).subtracting(ours.keys).sorted()
+        let extra = Set(ours.keys).subtracting(official.keys).sorted()
+        XCTAssertEqual(missing, [], "keys of the official model we lack", file: file, line: line)
+        XCTAssertEqual(extra, [], "keys we have that the official model lacks", file: file, line: line)
+        for (k, shape) in official where ours[k] != nil { XCTAssertEqual(ours[k], shape, k, file: file, line: line) }
     }
 
     func testDETRR50_KeysAndShapesEqualOfficial() throws {
-        let official = try officialKeys("detr_r50.json")
+        let official = try Self.officialKeys("detr_r50.json")
         XCTAssertEqual(official.count, 458)
         var rng = SplitMix64(seed: 0)
         let model = DETR(DETRConfig(), using: &rng)
-        let ours = Dictionary(uniqueKeysWithValues: model.namedState().map { ($0.key, $0.tensor.shape) })
-        XCTAssertEqual(ours.count, official.count)
-        let missing = Set(official.keys).subtracting(ours.keys).sorted()
-        let extra = Set(ours.keys).subtracting(official.keys).sorted()
-        XCTAssertEqual(missing, [], "keys of the official model we lack")
-        XCTAssertEqual(extra, [], "keys we have that the official model lacks")
-        for (k, shape) in official where ours[k] != nil {
-            XCTAssertEqual(ours[k], shape, k)
-        }
+        Self.assertKeysAndShapes(model, equal: official)
         // Strict loading of a state dict with exactly the official keys succeeds.
         let state = model.stateDict().mapValues { $0.clone() }
         XCTAssertNoThrow(try model.load(state))
     }
 
     func testDETRPanoptic_KeysAndShapesEqualOfficial() throws {
-        let official = try officialKeys("detr_r50_panoptic.json")
+        let official = try Self.officialKeys("detr_r50_panoptic.json")
         XCTAssertEqual(official.count, 490)
         var c = DETRConfig()
         c.numClasses = official["detr.class_embed.weight"]![0] - 1
         var rng = SplitMix64(seed: 0)
-        let model = DETRSegmentation(c, using: &rng)
-        let ours = Dictionary(uniqueKeysWithValues: model.namedState().map { ($0.key, $0.tensor.shape) })
-        XCTAssertEqual(Set(official.keys).subtracting(ours.keys).sorted(), [])
-        XCTAssertEqual(Set(ours.keys).subtracting(official.keys).sorted(), [])
-        for (k, shape) in official where ours[k] != nil { XCTAssertEqual(ours[k], shape, k) }
+        Self.assertKeysAndShapes(DETRSegmentation(c, using: &rng), equal: official)
     }
 
     func testDETRSegmentation_SmallForwardShapes() {
-        var c = DETRConfig()
+        var c = TinyConfig.detr(queries: 3, decoderLayers: 1, classes: 2)
         // The head's GroupNorm(8) layers need dModel + heads and dModel / 16 divisible by 8.
-        c.backbone = .resnet18
         c.dModel = 128
         c.heads = 8
-        c.feedForward = 64
-        c.encoderLayers = 1
-        c.decoderLayers = 1
-        c.numQueries = 3
-        c.numClasses = 2
-        c.dropout = 0
+        c.backboneNorm = .frozen
         var rng = SplitMix64(seed: 3)
         let model = DETRSegmentation(c, using: &rng)
         let images = Tensor.uniform([2, 3, 64, 64], low: -1, high: 1, using: &rng)
@@ -83,17 +71,7 @@ final class DETRKeysTests: XCTestCase {
     }
 
     func testDETR_SmallForwardShapesAndBackward() {
-        var c = DETRConfig()
-        c.backbone = .resnet18
-        c.backboneNorm = .trainable
-        c.dModel = 32
-        c.heads = 4
-        c.feedForward = 64
-        c.encoderLayers = 1
-        c.decoderLayers = 2
-        c.numQueries = 5
-        c.numClasses = 3
-        c.dropout = 0
+        let c = TinyConfig.detr(queries: 5)
         var rng = SplitMix64(seed: 1)
         let model = DETR(c, using: &rng)
         let images = Tensor.uniform([2, 3, 64, 96], low: -1, high: 1, using: &rng)

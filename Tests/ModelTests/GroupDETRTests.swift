@@ -3,6 +3,7 @@ import Foundation
 import Model
 import NN
 import Tensor
+import TestSupport
 import XCTest
 
 /// Group DETR by its properties (training mode, dropout 0), for both families: every group's
@@ -10,36 +11,10 @@ import XCTest
 /// of the K single-group losses; inference of a K-group model is the one-group model with group
 /// 0's rows. Also the Conditional DETR keys against the official checkpoint's.
 final class GroupDETRTests: XCTestCase {
-    static func conditional(groups: Int) -> ConditionalDETRConfig {
-        var c = ConditionalDETRConfig()
-        c.backbone = .resnet18
-        c.backboneNorm = .trainable
-        c.backboneStages = 3
-        c.dModel = 32
-        c.heads = 4
-        c.feedForward = 64
-        c.encoderLayers = 1
-        c.decoderLayers = 2
-        c.numQueries = 5
-        c.numClasses = 3
-        c.dropout = 0
-        c.groups = groups
-        return c
-    }
+    static func conditional(groups: Int) -> ConditionalDETRConfig { TinyConfig.conditionalDETR(queries: 5, groups: groups) }
 
     static func detr(groups: Int) -> DETRConfig {
-        var c = DETRConfig()
-        c.backbone = .resnet18
-        c.backboneNorm = .trainable
-        c.dModel = 32
-        c.heads = 4
-        c.feedForward = 64
-        c.encoderLayers = 1
-        c.decoderLayers = 2
-        c.numQueries = 5
-        c.numClasses = 3
-        c.dropout = 0
-        c.groups = groups
+        var c = TinyConfig.detr(queries: 5, groups: groups)
         c.classLoss = .sigmoid
         return c
     }
@@ -150,19 +125,10 @@ final class GroupDETRTests: XCTestCase {
 
     /// Our keys and shapes equal the official Atten4Vis/ConditionalDETR R50 checkpoint's.
     func testConditionalDETRR50_KeysAndShapesEqualOfficial() throws {
-        let path = DETRKeysTests.keysFolder + "/conditional_detr_r50.json"
-        guard FileManager.default.fileExists(atPath: path) else {
-            print("shared data \(path) is absent; skipping")
-            throw XCTSkip("shared data \(path) is absent")
-        }
-        let official = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: [Int]]
+        let official = try DETRKeysTests.officialKeys("conditional_detr_r50.json")
         XCTAssertEqual(official.count, 564)
         var rng = SplitMix64(seed: 0)
-        let model = ConditionalDETR(ConditionalDETRConfig(), using: &rng)
-        let ours = Dictionary(uniqueKeysWithValues: model.namedState().map { ($0.key, $0.tensor.shape) })
-        XCTAssertEqual(Set(official.keys).subtracting(ours.keys).sorted(), [], "keys of the official model we lack")
-        XCTAssertEqual(Set(ours.keys).subtracting(official.keys).sorted(), [], "keys we have that the official model lacks")
-        for (k, shape) in official where ours[k] != nil { XCTAssertEqual(ours[k], shape, k) }
+        DETRKeysTests.assertKeysAndShapes(ConditionalDETR(ConditionalDETRConfig(), using: &rng), equal: official)
         XCTAssertTrue(ConditionalDETRConfig.recognises(Set(official.keys)))
         XCTAssertFalse(DETRConfig.recognises(Set(official.keys)))
         let inferred = try ConditionalDETRConfig.inferred(from: official, numClasses: nil)

@@ -2,6 +2,7 @@ import Base
 import Foundation
 import Model
 import Tensor
+import TestSupport
 import XCTest
 
 /// The exact rectangular assignment solver against scipy's linear_sum_assignment (fixtures)
@@ -36,7 +37,7 @@ final class LinearAssignmentTests: XCTestCase {
     }
 
     func testScipyFixtures_SameAssignmentAndTotal() throws {
-        let file = try loadFixture("lsap.json", as: File.self)
+        let file = try TestPaths.decodeFixture(File.self, "lsap.json")
         XCTAssertGreaterThan(file.cases.count, 30)
         for c in file.cases {
             let values = c.cost.map(\.value)

@@ -2,6 +2,7 @@ import Base
 import Foundation
 import Model
 import Tensor
+import TestSupport
 import XCTest
 
 /// HungarianMatcher against DETR's matcher re-stated in PyTorch with scipy's solver.
@@ -20,7 +21,7 @@ final class MatcherTests: XCTestCase {
     }
 
     func testMatcher_IdenticalIndicesToReference() throws {
-        let file = try loadFixture("matcher.json", as: File.self)
+        let file = try TestPaths.decodeFixture(File.self, "matcher.json")
         let matcher = HungarianMatcher()
         for c in file.cases {
             let out = DETROutput(logits: c.logits.tensor, boxes: c.boxes.tensor)

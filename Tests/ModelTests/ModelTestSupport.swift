@@ -4,8 +4,8 @@ import Model
 import Tensor
 import XCTest
 
-/// Shared helpers of the matching / loss tests: fixture loading (files written by
-/// scripts/fixtures/model_matching_reference.py), tensors from JSON, comparisons.
+/// Shared helpers of the matching / loss tests: tensors from JSON (files written by
+/// scripts/fixtures/model_matching_reference.py), comparisons.
 
 struct EncodedTensor: Decodable {
     let shape: [Int]
@@ -20,12 +20,6 @@ struct EncodedTarget: Decodable {
     var target: DETRTarget {
         DETRTarget(labels: labels, boxes: labels.isEmpty ? Tensor.zeros([0, 4]) : boxes.tensor, masks: masks?.tensor)
     }
-}
-
-func loadFixture<T: Decodable>(_ name: String, as type: T.Type, file: StaticString = #filePath, line: UInt = #line) throws -> T {
-    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")
-    let data = try Data(contentsOf: url)
-    return try JSONDecoder().decode(T.self, from: data)
 }
 
 /// Asserts elementwise |a - b| <= atol + rtol * |b|, reporting the worst element.

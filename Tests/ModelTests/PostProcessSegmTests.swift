@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import Tensor
+import TestSupport
 import XCTest
 
 /// PostProcessPanoptic and PostProcessSegm against the PyTorch + PIL restatement in
@@ -37,8 +38,7 @@ final class PostProcessSegmTests: XCTestCase {
     }
 
     static func reference() throws -> Reference {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/postprocess_reference.json")
-        return try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
+        try TestPaths.decodeFixture(Reference.self, "postprocess_reference.json")
     }
 
     func testPanoptic_MatchesReference() throws {

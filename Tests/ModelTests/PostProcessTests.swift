@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import Tensor
+import TestSupport
 import XCTest
 
 /// PostProcess against DETR's PostProcess re-stated in PyTorch, and its top-k / threshold options.
@@ -15,7 +16,7 @@ final class PostProcessTests: XCTestCase {
     }
 
     func load() throws -> (File, DETROutput, [(height: Int, width: Int)]) {
-        let f = try loadFixture("postprocess.json", as: File.self)
+        let f = try TestPaths.decodeFixture(File.self, "postprocess.json")
         return (f, DETROutput(logits: f.logits.tensor, boxes: f.boxes.tensor), f.sizes.map { (height: $0[0], width: $0[1]) })
     }
 

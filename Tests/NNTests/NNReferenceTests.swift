@@ -2,6 +2,7 @@ import Base
 import Foundation
 import NN
 import Tensor
+import TestSupport
 import XCTest
 
 /// NN against PyTorch (fixtures from scripts/fixtures/nn_reference.py).
@@ -44,7 +45,7 @@ final class NNReferenceTests: XCTestCase {
         let safetensors: [String: Encoded]
     }
 
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let fixtures = URL(fileURLWithPath: TestPaths.fixtures())
 
     static func reference() throws -> Reference {
         try JSONDecoder().decode(Reference.self, from: Data(contentsOf: fixtures.appendingPathComponent("nn_reference.json")))

@@ -2,15 +2,11 @@ import Base
 import Foundation
 import NN
 import Tensor
+import TestSupport
 import XCTest
 
 final class SafeTensorsTests: XCTestCase {
-    func tempDir() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("nn-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
+    func tempDir() throws -> URL { URL(fileURLWithPath: try makeTemporaryDirectory("nn")) }
 
     func testRoundTrip_AllFloatTypes() throws {
         let a = Tensor([1.5, -2.25, 3, 0, 1e-8, -7], shape: [2, 3]), b = Tensor(scalar: 4)

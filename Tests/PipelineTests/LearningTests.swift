@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import Model
 import Pipeline
+import TestSupport
 import XCTest
 
 /// Does our training learn like PyTorch's? The reference run: a small DETR (ResNet-18
@@ -13,26 +14,14 @@ import XCTest
 /// minutes); `make test` runs it with `swift test -c release`.
 final class LearningTests: XCTestCase {
     func testSmallDETRLearnsEightShapeImages() throws {
-        #if DEBUG
-        print("LearningTests: skipped in a debug build (make test runs it in release)")
-        throw XCTSkip("the learning test runs in release builds")
-        #else
-        var c = DETRConfig()
-        c.backbone = .resnet18
-        c.dModel = 128
-        c.heads = 8
-        c.feedForward = 512
-        c.encoderLayers = 2
-        c.decoderLayers = 2
-        c.numQueries = 16
-        c.dropout = 0
+        try Self.skipInDebugBuilds()
         // 22 x 25 = 550 steps, AP50 after 275 and 550.
-        let records = try eightImageRun("learning", config: ModelConfig(c), preset: .none, backboneLrRatio: 0.1, epochs: 22, evalPeriod: 11)
+        let records = try eightImageRun("learning", config: ModelConfig(Self.network(DETRConfig())), preset: .none,
+                                        backboneLrRatio: 0.1, epochs: 22, evalPeriod: 11)
         let first = records.first!.trainLoss, last = records.last!.trainLoss
         XCTAssertLessThanOrEqual(last, first / 2, "loss \(first) -> \(last)")
         let ap50 = try XCTUnwrap(records.last?.ap50)
         XCTAssertGreaterThanOrEqual(ap50, 0.2, "AP50 after 550 steps")
-        #endif
     }
 
     /// The demo's recipe (Conditional DETR with 3 query groups, stride-16 ResNet-18 features,
@@ -40,33 +29,37 @@ final class LearningTests: XCTestCase {
     /// images: AP50 on them after a fixed number of steps, with a margin below what it reached
     /// when measured. A change that breaks the recipe's convergence fails here.
     func testDemoRecipeLearnsEightShapeImagesQuickly() throws {
-        #if DEBUG
-        print("LearningTests: skipped in a debug build (make test runs it in release)")
-        throw XCTSkip("the learning test runs in release builds")
-        #else
-        var c = ConditionalDETRConfig()
-        c.backbone = .resnet18
+        try Self.skipInDebugBuilds()
+        var c = Self.network(ConditionalDETRConfig())
         c.backboneStages = 3
-        c.dModel = 128
-        c.heads = 8
-        c.feedForward = 512
-        c.encoderLayers = 2
-        c.decoderLayers = 2
-        c.numQueries = 16
         c.groups = 3
-        c.dropout = 0
         let epochs = Self.demoRecipeEpochs
         let records = try eightImageRun("learning-demo", config: ModelConfig(c), preset: .flip, backboneLrRatio: 1,
                                         epochs: epochs, evalPeriod: epochs / 2)
         let ap50 = try XCTUnwrap(records.last?.ap50)
         XCTAssertGreaterThanOrEqual(ap50, Self.demoRecipeAP50, "AP50 after \(epochs * 25) steps")
-        #endif
     }
 
     /// Steps (in epochs of 25) and the AP50 the demo recipe must reach on the 8 images: measured
     /// 0.27 after 150 steps and 0.705 after 300 (release build, 98 s on the 2-core machine).
     static let demoRecipeEpochs = 12
     static let demoRecipeAP50 = 0.5
+
+    /// A few minutes of training: release builds only.
+    static func skipInDebugBuilds() throws {
+        #if DEBUG
+        print("LearningTests: skipped in a debug build (make test runs it in release)")
+        throw XCTSkip("the learning test runs in release builds")
+        #endif
+    }
+
+    /// The learning tests' network: ResNet-18 from scratch, d_model 128, 8 heads, FFN 512, 2+2
+    /// layers, 16 queries, no dropout.
+    static func network<C: TransformerDetectorConfig>(_ family: C) -> C {
+        var c = family.sized(dModel: 128, heads: 8, feedForward: 512, encoderLayers: 2, decoderLayers: 2, queries: 16, dropout: 0)
+        c.backbone = .resnet18
+        return c
+    }
 
     /// Trains on 8 generated 128-pixel shape images (the training list repeats them 25 times, so
     /// an epoch is 25 steps of batch 8) with AdamW 2e-4 constant, validating on the same 8

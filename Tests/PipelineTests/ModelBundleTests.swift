@@ -5,36 +5,15 @@ import Model
 import NN
 import Pipeline
 import Tensor
+import TestSupport
 import XCTest
 
 final class ModelBundleTests: XCTestCase {
-    static func tinyConfig(classes: Int = 3) -> DETRConfig {
-        var c = DETRConfig()
-        c.backbone = .resnet18
-        c.backboneNorm = .trainable
-        c.dModel = 32
-        c.heads = 4
-        c.feedForward = 64
-        c.encoderLayers = 1
-        c.decoderLayers = 2
-        c.numQueries = 8
-        c.dropout = 0
-        c.numClasses = classes
-        return c
-    }
-
-    func temporaryDirectory() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bundle-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
-    }
-
     /// Save then load gives the same tensors and state; a bare safetensors file needs classes
     /// and its architecture is read back from the shapes.
     func testSaveLoadRoundTripAndInference() throws {
-        let dir = try temporaryDirectory()
-        let bundle = ModelBundle.fresh(config: Self.tinyConfig(), classNames: ["a", "b", "c"], inputSize: 64, seed: 3)
+        let dir = try makeTemporaryDirectory("bundle")
+        let bundle = ModelBundle.fresh(config: TinyConfig.detr(queries: 8), classNames: ["a", "b", "c"], inputSize: 64, seed: 3)
         try bundle.save(to: dir + "/ck")
         let back = try ModelBundle.load(dir + "/ck")
         XCTAssertEqual(back.state, bundle.state)
@@ -47,7 +26,7 @@ final class ModelBundleTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("--classes"), "\(e)")
         }
         let bare = try ModelBundle.load(dir + "/bare.safetensors", numClasses: 3, heads: 4)
-        var expected = Self.tinyConfig()
+        var expected = TinyConfig.detr(queries: 8)
         expected.auxLoss = true
         expected.dropout = 0.1  // not in the shapes: the paper default
         XCTAssertEqual(bare.config, ModelConfig(expected))

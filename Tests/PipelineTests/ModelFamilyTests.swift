@@ -5,19 +5,13 @@ import Model
 import NN
 import Pipeline
 import Tensor
+import TestSupport
 import XCTest
 
 /// The family seam: checkpoints record the family and its config, bare state dicts are
 /// recognised by their keys, and checkpoints written before families existed still load.
 final class ModelFamilyTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
-
-    func temporaryDirectory() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("family-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
-    }
+    static let fixtures = TestPaths.fixtures()
 
     /// A safetensors file with the header a checkpoint was written with (kept as the fixture)
     /// and values regenerated: every tensor filled with `value`.
@@ -36,7 +30,7 @@ final class ModelFamilyTests: XCTestCase {
     /// tensors' names and shapes from its files' headers) loads as a DETR, keeps its training
     /// options for --resume and is written back with `"model": "detr"`.
     func testCheckpointFromBeforeFamilies_Loads() throws {
-        let dir = try temporaryDirectory()
+        let dir = try makeTemporaryDirectory("family")
         let ck = dir + "/last"
         try FileManager.default.createDirectory(atPath: ck, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Self.fixtures + "/checkpoint_v1/state.json", toPath: ck + "/state.json")
@@ -78,19 +72,8 @@ final class ModelFamilyTests: XCTestCase {
     }
 
     func testConditionalDETRCheckpoint_RoundTripsAndBareFileIsRecognised() throws {
-        let dir = try temporaryDirectory()
-        var c = ConditionalDETRConfig()
-        c.backbone = .resnet18
-        c.backboneNorm = .trainable
-        c.backboneStages = 3
-        c.dModel = 32
-        c.heads = 4
-        c.feedForward = 64
-        c.encoderLayers = 1
-        c.decoderLayers = 2
-        c.numQueries = 6
-        c.numClasses = 3
-        c.groups = 4
+        let dir = try makeTemporaryDirectory("family")
+        let c = TinyConfig.conditionalDETR(queries: 6, groups: 4, dropout: 0.1)
         let bundle = ModelBundle.fresh(config: c, classNames: ["a", "b", "c"], inputSize: 64, preset: .none, seed: 2)
         try bundle.save(to: dir + "/ck")
         let text = try String(contentsOfFile: dir + "/ck/state.json", encoding: .utf8)

@@ -4,6 +4,7 @@ import Model
 import NN
 import Pipeline
 import Tensor
+import TestSupport
 import XCTest
 
 final class TrainerTests: XCTestCase {
@@ -17,17 +18,7 @@ final class TrainerTests: XCTestCase {
     /// all K*Q query rows travel through the checkpoint; evaluation runs group 0.
     func testResume_ConditionalDETRWithGroups() throws {
         try checkResume("resume-cond") { o in
-            var c = ConditionalDETRConfig()
-            c.backbone = .resnet18
-            c.backboneStages = 3
-            c.dModel = 32
-            c.heads = 4
-            c.feedForward = 64
-            c.encoderLayers = 1
-            c.decoderLayers = 1
-            c.numQueries = 5
-            c.groups = 3
-            o.config = ModelConfig(c)
+            o.config = ModelConfig(TinyConfig.conditionalDETR(queries: 5, decoderLayers: 1, groups: 3, dropout: 0.1))
             o.preset = .flip
         }
     }

@@ -4,6 +4,7 @@ import Foundation
 import Model
 import Pipeline
 import Tensor
+import TestSupport
 import XCTest
 
 /// A small generated data set for training tests: demo shape images written as JPEG and an
@@ -41,29 +42,13 @@ struct ShapesFixture {
     }
 }
 
-extension XCTestCase {
-    func makeTemporaryDirectory(_ label: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
-    }
-}
-
-/// Training options for a tiny network that trains in seconds in a debug build.
+/// Training options for a tiny network that trains in seconds in a debug build (with the
+/// family's dropout, 0.1; the trainer sets the classes and the batch norm).
 func tinyTrainOptions(lines: String, saveDir: String) -> TrainOptions {
     var o = TrainOptions()
     o.trainList = lines
     o.classNames = DemoData.classNames
-    var c = DETRConfig()
-    c.backbone = .resnet18
-    c.dModel = 32
-    c.heads = 4
-    c.feedForward = 64
-    c.encoderLayers = 1
-    c.decoderLayers = 1
-    c.numQueries = 8
-    o.config = ModelConfig(c)
+    o.config = ModelConfig(TinyConfig.detr(queries: 8, decoderLayers: 1, dropout: 0.1))
     o.inputSize = 64
     o.preset = .detr
     o.batch = 2

@@ -1,5 +1,6 @@
 import Foundation
 import Tensor
+import TestSupport
 import XCTest
 
 /// Values and gradients against PyTorch (fixtures from scripts/fixtures/tensor_ops_reference.py).
@@ -83,8 +84,7 @@ final class TorchParityTests: XCTestCase {
     }
 
     func testOpsMatchPyTorch() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/torch_ops.json")
-        let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
+        let file = try TestPaths.decodeFixture(File.self, "torch_ops.json")
         XCTAssertGreaterThanOrEqual(file.cases.count, 20)
         for (k, c) in file.cases.enumerated() {
             var inputs: [String: Tensor] = [:]

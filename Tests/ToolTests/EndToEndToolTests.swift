@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Pipeline
+import TestSupport
 import XCTest
 
 /// The practitioner's loop with the four tools on a tiny generated data set:
@@ -17,7 +18,7 @@ final class EndToEndToolTests: XCTestCase {
     }
 
     func testWholeLoop() throws {
-        let dir = try tempDir("e2e")
+        let dir = try makeTemporaryDirectory("e2e")
 
         try makeShapesLists(in: dir, images: 16, minSide: 64, maxSide: 80, seed: 3)
         let tiny = ["--classes", "classes.txt", "--backbone", "resnet18", "--input-size", "64", "--d-model", "32", "--heads", "4",
@@ -68,7 +69,7 @@ final class EndToEndToolTests: XCTestCase {
 
     /// A run killed at any moment keeps a loadable last checkpoint, and --resume continues it.
     func testKilledRunKeepsLastCheckpoint() throws {
-        let dir = try tempDir("e2e-kill")
+        let dir = try makeTemporaryDirectory("e2e-kill")
         try makeShapesLists(in: dir, images: 10, minSide: 64, maxSide: 64, seed: 5)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: ToolRunner.binDirectory + "/detr-train")
@@ -96,7 +97,7 @@ final class EndToEndToolTests: XCTestCase {
 
     /// detr-train's bad inputs: each a clear one-line error naming the file, exit status 1.
     func testTrainBadInputs() throws {
-        let dir = try tempDir("e2e-bad")
+        let dir = try makeTemporaryDirectory("e2e-bad")
         try "a\nb\n".write(toFile: dir + "/classes.txt", atomically: true, encoding: .utf8)
         var r = try ToolRunner.run("detr-train", ["missing.txt", "--classes", "classes.txt"], in: dir)
         XCTAssertEqual(r.status, 1)

@@ -1,20 +1,15 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `get-map coco` end to end on the shared val2014_100 pair (published pycocotools stats).
 final class GetMapCOCOToolTests: XCTestCase {
-    static let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("../shared/data/coco/val2014_100").standardized.path
-
     func testCOCOBBox_PublishedStats() throws {
-        guard FileManager.default.fileExists(atPath: Self.shared + "/instances_val2014_100.json") else {
-            print("shared data \(Self.shared) is absent; skipping")
-            throw XCTSkip("shared data absent")
-        }
-        let dir = URL(fileURLWithPath: try tempDir("getmap-coco"))
+        let shared = try TestPaths.shared("coco/val2014_100", requiring: "instances_val2014_100.json")
+        let dir = URL(fileURLWithPath: try makeTemporaryDirectory("getmap-coco"))
         let json = dir.appendingPathComponent("stats.json").path
-        let r = try ToolRunner.run("get-map", ["coco", "--gt", Self.shared + "/instances_val2014_100.json",
-                                               "--dt", Self.shared + "/instances_val2014_fakebbox100_results.json", "--json", json])
+        let r = try ToolRunner.run("get-map", ["coco", "--gt", shared + "/instances_val2014_100.json",
+                                               "--dt", shared + "/instances_val2014_fakebbox100_results.json", "--json", json])
         XCTAssertEqual(r.status, 0, r.stderr)
         // pycocotools' printed summary, first line (val2014_fake_eval_res.txt).
         XCTAssertTrue(r.stdout.contains(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.505"), r.stdout)
@@ -25,7 +20,7 @@ final class GetMapCOCOToolTests: XCTestCase {
         XCTAssertEqual(stats[11], 0.5642905982905982, accuracy: 1e-12)
         XCTAssertNotNil((report["per_category"] as? [String: Any])?["person"])
 
-        let bad = try ToolRunner.run("get-map", ["coco", "--gt", Self.shared + "/instances_val2014_100.json", "--dt", "/nonexistent/r.json"])
+        let bad = try ToolRunner.run("get-map", ["coco", "--gt", shared + "/instances_val2014_100.json", "--dt", "/nonexistent/r.json"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("/nonexistent/r.json"), bad.stderr)
     }

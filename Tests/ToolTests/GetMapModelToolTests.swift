@@ -2,27 +2,12 @@ import Datasets
 import Foundation
 import Model
 import Pipeline
+import TestSupport
 import XCTest
 
 /// `get-map CHECKPOINT --mode 0..4` (the default subcommand) end to end on a tiny demo
 /// VOCdevkit and a tiny random-init checkpoint.
 final class GetMapModelToolTests: XCTestCase {
-    /// The tiny architecture of the pipeline tests: 8 queries, width 32, ResNet-18.
-    static func tinyConfig(classes: Int) -> DETRConfig {
-        var c = DETRConfig()
-        c.backbone = .resnet18
-        c.backboneNorm = .trainable
-        c.dModel = 32
-        c.heads = 4
-        c.feedForward = 64
-        c.encoderLayers = 1
-        c.decoderLayers = 1
-        c.numQueries = 8
-        c.dropout = 0
-        c.numClasses = classes
-        return c
-    }
-
     struct Fixture {
         let dir: String
         let devkit: String
@@ -51,7 +36,7 @@ final class GetMapModelToolTests: XCTestCase {
         let split = try ToolRunner.run("voc-annotation", [devkit, "--classes", dir + "/demo/classes.txt", "--mode", "1", "--seed", "0",
                                                "--trainval-percent", "0.5"], in: dir)
         XCTAssertEqual(split.status, 0, split.stderr)
-        let bundle = ModelBundle.fresh(config: Self.tinyConfig(classes: 3), classNames: DemoData.classNames, inputSize: 64, seed: 7)
+        let bundle = ModelBundle.fresh(config: TinyConfig.detr(queries: 8, decoderLayers: 1, classes: 3), classNames: DemoData.classNames, inputSize: 64, seed: 7)
         try bundle.save(to: dir + "/ck")
         let ids = try VOCDevkit(root: devkit).readImageSet("test")
         XCTAssertEqual(ids.count, 6)
@@ -74,7 +59,7 @@ final class GetMapModelToolTests: XCTestCase {
 
     func testModes_OnDemoDevkit() throws {
         let f = try fixture()
-        let work = try tempDir("getmap-work")
+        let work = try makeTemporaryDirectory("getmap-work")
         let out = work + "/map_out"
         let common = ["--devkit", f.devkit, "--out", out]
         let kit = VOCDevkit(root: f.devkit)
@@ -171,7 +156,7 @@ final class GetMapModelToolTests: XCTestCase {
     /// Objects of a class the checkpoint does not know are left out with a counted warning.
     func testGroundTruth_UnknownClassesCounted() throws {
         let f = try fixture()
-        let work = try tempDir("getmap-work")
+        let work = try makeTemporaryDirectory("getmap-work")
         // The same checkpoint with "hexagon" in place of "triangle".
         try FileManager.default.copyItem(atPath: f.checkpoint, toPath: work + "/other")
         var state = try JSONDecoder().decode(CheckpointState.self, from: Data(contentsOf: URL(fileURLWithPath: work + "/other/state.json")))
@@ -192,7 +177,7 @@ final class GetMapModelToolTests: XCTestCase {
 
     func testErrors_NameTheFile() throws {
         let f = try fixture()
-        let work = try tempDir("getmap-work")
+        let work = try makeTemporaryDirectory("getmap-work")
         let noCk = try ToolRunner.run("get-map", [work + "/nothing", "--mode", "1", "--devkit", f.devkit, "--out", work + "/o"], in: work)
         XCTAssertNotEqual(noCk.status, 0)
         XCTAssertTrue(noCk.stderr.contains(work + "/nothing"), noCk.stderr)

@@ -1,22 +1,12 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// End-to-end runs of the built get-map tool on temporary copies of the shared data.
 final class GetMapToolTests: XCTestCase {
-    typealias Tools = VOCAnnotationToolTests
-
-    func shared(_ relative: String) throws -> String {
-        let path = URL(fileURLWithPath: Tools.repositoryRoot + "/../shared/data/" + relative).standardized.path
-        guard FileManager.default.fileExists(atPath: path) else {
-            print("shared data \(path) is absent; skipping")
-            throw XCTSkip("shared data \(path) is absent")
-        }
-        return path
-    }
-
     /// A writable copy of the Cartucho sample's two text folders under `dir/map_out`.
     func copyCartucho(into dir: String) throws -> String {
-        let src = try shared("map/cartucho_sample")
+        let src = try TestPaths.shared("map/cartucho_sample")
         let out = dir + "/map_out"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         for sub in ["ground-truth", "detection-results"] {
@@ -34,7 +24,7 @@ final class GetMapToolTests: XCTestCase {
     }
 
     func testVOC_Cartucho() throws {
-        let dir = try tempDir()
+        let dir = try makeTemporaryDirectory("detrkit-tool")
         let out = try copyCartucho(into: dir)
         let r = try ToolRunner.run("get-map", ["voc", "--gt", out + "/ground-truth", "--dr", out + "/detection-results", "--json", dir + "/m.json"], in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -70,7 +60,7 @@ final class GetMapToolTests: XCTestCase {
     }
 
     func testVOC_BadInputs() throws {
-        let dir = try tempDir()
+        let dir = try makeTemporaryDirectory("detrkit-tool")
         let missing = try ToolRunner.run("get-map", ["voc", "--gt", dir + "/nope", "--dr", dir + "/nope2"], in: dir)
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.stderr.contains(dir + "/nope: cannot read: no such directory"), missing.stderr)
@@ -97,8 +87,8 @@ final class GetMapToolTests: XCTestCase {
     }
 
     func testPanoptic_SharedCaseAndSample() throws {
-        let root = try shared("panoptic")
-        let dir = try tempDir()
+        let root = try TestPaths.shared("panoptic")
+        let dir = try makeTemporaryDirectory("detrkit-tool")
         let c = root + "/cases/shift_drop_relabel"
         let r = try ToolRunner.run("get-map", ["panoptic", "--gt-json", root + "/sample/panoptic_examples.json", "--gt-folder", root + "/sample/panoptic_examples",
                          "--pred-json", c + "/pred_shift.json", "--pred-folder", c + "/pred_shift", "--json", dir + "/pq.json"], in: dir)
@@ -120,8 +110,8 @@ final class GetMapToolTests: XCTestCase {
     }
 
     func testPanoptic_BadInputs() throws {
-        let root = try shared("panoptic")
-        let dir = try tempDir()
+        let root = try TestPaths.shared("panoptic")
+        let dir = try makeTemporaryDirectory("detrkit-tool")
         try "{\"annotations\": 3}".write(toFile: dir + "/bad.json", atomically: true, encoding: .utf8)
         let bad = try ToolRunner.run("get-map", ["panoptic", "--gt-json", root + "/sample/panoptic_examples.json", "--gt-folder", root + "/sample/panoptic_examples",
                            "--pred-json", dir + "/bad.json", "--pred-folder", dir], in: dir)

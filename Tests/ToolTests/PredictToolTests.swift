@@ -5,6 +5,7 @@ import Model
 import NN
 import Pipeline
 import Tensor
+import TestSupport
 import XCTest
 
 /// `predict` end to end: a tiny random-init checkpoint on small demo images; what the tool
@@ -17,17 +18,11 @@ final class PredictToolTests: XCTestCase {
     /// head's GroupNorm(8) over d_model/16 channels needs d_model 128 (and d_model + heads
     /// divisible by 8).
     static func tinyConfig(segmentation: Bool = false) -> DETRConfig {
-        var c = DETRConfig()
-        c.backbone = .resnet18
-        c.backboneNorm = .trainable
-        c.dModel = segmentation ? 128 : 32
-        c.heads = segmentation ? 8 : 4
-        c.feedForward = 64
-        c.encoderLayers = 1
-        c.decoderLayers = 1
-        c.numQueries = 8
-        c.dropout = 0
-        c.numClasses = classNames.count
+        var c = TinyConfig.detr(queries: 8, decoderLayers: 1, classes: classNames.count)
+        if segmentation {
+            c.dModel = 128
+            c.heads = 8
+        }
         c.maskHead = segmentation
         return c
     }
@@ -75,7 +70,7 @@ final class PredictToolTests: XCTestCase {
     /// resizing), a text file and a corrupt JPEG: drawn PNGs, detections.json, --raw, --crop
     /// and --count agree with the library on the same weights.
     func testFolder_OutputsAgreeWithLibrary() throws {
-        let dir = try tempDir()
+        let dir = try makeTemporaryDirectory("detrkit-tool")
         let ck = try makeCheckpoint(in: dir)
         let images = dir + "/images"
         try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
@@ -218,7 +213,7 @@ final class PredictToolTests: XCTestCase {
     /// One image path; an image with the shorter side 90 is resized to 96 (the 128x96 images
     /// above are not); --fps times without writing.
     func testSingleImage_ResizedInputAndFPS() throws {
-        let dir = try tempDir()
+        let dir = try makeTemporaryDirectory("detrkit-tool")
         let ck = try makeCheckpoint(in: dir)
         let path = dir + "/small.png"
         let image = demoImage(width: 120, seed: 3)
@@ -244,7 +239,7 @@ final class PredictToolTests: XCTestCase {
     /// With the default geometry (shorter side 800, longer at most 1333), an 800x1000 image is
     /// given to the network as it is.
     func testFullSizeImage_NotResized() throws {
-        let dir = try tempDir()
+        let dir = try makeTemporaryDirectory("detrkit-tool")
         let ck = dir + "/ck800"
         try ModelBundle.fresh(config: Self.tinyConfig(), classNames: Self.classNames, seed: 12).save(to: ck)
         let w = 1000, h = 800
@@ -271,7 +266,7 @@ final class PredictToolTests: XCTestCase {
 
     /// One-line errors, non-zero exit, naming the file.
     func testErrors() throws {
-        let dir = try tempDir()
+        let dir = try makeTemporaryDirectory("detrkit-tool")
         let ck = try makeCheckpoint(in: dir)
         let images = dir + "/images"
         try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
@@ -310,7 +305,7 @@ final class PredictToolTests: XCTestCase {
 
     /// A model with a segmentation head: masks are tinted, and --raw holds pred_masks.
     func testSegmentationHead_DrawsMasks() throws {
-        let dir = try tempDir()
+        let dir = try makeTemporaryDirectory("detrkit-tool")
         let ck = try makeCheckpoint(in: dir, segmentation: true)
         let path = dir + "/seg.png"
         let image = demoImage(width: 128, seed: 5)

@@ -1,5 +1,4 @@
 import Foundation
-import XCTest
 
 /// Runs the package's executables (built next to the test bundle) and collects their output.
 enum ToolRunner {
@@ -42,15 +41,5 @@ enum ToolRunner {
         return Result(status: p.terminationStatus,
                       stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
                       stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
-    }
-}
-
-extension XCTestCase {
-    /// A new empty folder under the temporary directory, removed when the test ends.
-    func tempDir(_ prefix: String = "detrkit-tool") throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
     }
 }

@@ -1,21 +1,10 @@
 import Datasets
 import Foundation
+import TestSupport
 import XCTest
 
 /// End-to-end tests of the built tools (they work on temporary devkits, never on ../shared).
 final class VOCAnnotationToolTests: XCTestCase {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
-    func sharedRaccoon() throws -> String {
-        let path = URL(fileURLWithPath: Self.repositoryRoot + "/../shared/data/voc/raccoon").standardized.path
-        guard FileManager.default.fileExists(atPath: path + "/VOCdevkit/VOC2007/Annotations") else {
-            print("shared data \(path) is absent; skipping")
-            throw XCTSkip("shared data \(path) is absent")
-        }
-        return path
-    }
-
     func linkDevkit(_ shared: String, into dir: String, name: String = "VOCdevkit") throws -> String {
         let root = dir + "/" + name
         try FileManager.default.createDirectory(atPath: root + "/VOC2007", withIntermediateDirectories: true)
@@ -26,8 +15,8 @@ final class VOCAnnotationToolTests: XCTestCase {
     }
 
     func testRaccoon_SplitAndLines() throws {
-        let shared = try sharedRaccoon()
-        let dir = try tempDir()
+        let shared = try TestPaths.sharedVOC("raccoon")
+        let dir = try makeTemporaryDirectory("detrkit-tool")
         let kit = try linkDevkit(shared, into: dir)
         let r = try ToolRunner.run("voc-annotation", [kit, "--classes", shared + "/classes.txt", "--check"], in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -64,7 +53,7 @@ final class VOCAnnotationToolTests: XCTestCase {
     }
 
     func testErrors_AreOneClearLine() throws {
-        let dir = try tempDir()
+        let dir = try makeTemporaryDirectory("detrkit-tool")
         let missing = try ToolRunner.run("voc-annotation", [dir + "/nope"], in: dir)
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.stderr.contains(dir + "/nope/VOC2007"), missing.stderr)
@@ -97,7 +86,7 @@ final class VOCAnnotationToolTests: XCTestCase {
     }
 
     func testMissingImagesAndUnknownClassesAreReported() throws {
-        let dir = try tempDir()
+        let dir = try makeTemporaryDirectory("detrkit-tool")
         XCTAssertEqual(try ToolRunner.run("demo-data", ["--output", dir + "/d", "--images", "12", "--seed", "3"], in: dir).status, 0)
         let kit = dir + "/d/VOCdevkit/VOC2007"
         try FileManager.default.removeItem(atPath: kit + "/JPEGImages/000002.jpg")

@@ -3,27 +3,6 @@ import Base
 import Datasets
 import Foundation
 import Tensor
-import XCTest
-
-/// Paths the tests read: fixtures beside this file, the shared data next to the repository.
-enum TestPaths {
-    static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
-    static let fixtures = testsDirectory + "/Fixtures"
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    static let sharedData = URL(fileURLWithPath: repositoryRoot + "/../shared/data").standardized.path
-
-    /// The shared VOC set `name`, or a skip with a printed reason when it is absent.
-    static func sharedVOC(_ name: String) throws -> String {
-        let path = sharedData + "/voc/" + name
-        guard FileManager.default.fileExists(atPath: path + "/VOCdevkit/VOC2007/Annotations") else {
-            let reason = "shared data \(path) is absent (a user's clone has no ../shared); skipping"
-            print(reason)
-            throw XCTSkip(reason)
-        }
-        return path
-    }
-}
 
 /// A deterministic test image with structure in every channel.
 func patternImage(width: Int, height: Int, seed: UInt64 = 1) -> RGBImage {
