@@ -2,8 +2,9 @@ import Foundation
 import Tensor
 import XCTest
 
-/// Finite-difference checks of the indexing, normalisation and loss ops.
-final class GradientTests2: XCTestCase {
+/// Indexing, normalisation and loss ops: gradients against finite differences, loss values and
+/// batch-norm running statistics computed by hand.
+final class IndexNormLossTests: XCTestCase {
     func r(_ shape: [Int], _ seed: UInt64, low: Float = -2, high: Float = 2, gap: Float = 0) -> Tensor {
         randomTensor(shape, seed: seed, low: low, high: high, gap: gap)
     }
