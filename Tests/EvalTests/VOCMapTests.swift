@@ -1,7 +1,6 @@
 import Datasets
 @testable import Eval
 import Foundation
-import Plots
 import TestSupport
 import XCTest
 
@@ -82,31 +81,10 @@ final class VOCMapTests: XCTestCase {
     // MARK: properties
 
     func box(_ cls: String, _ l: Double, _ t: Double, _ r: Double, _ b: Double, difficult: Bool = false) -> VOCGroundTruthObject {
-        VOCGroundTruthObject(className: cls, left: l, top: t, right: r, bottom: b, difficult: difficult)
+        VOCMapSamples.object(cls, l, t, r, b, difficult: difficult)
     }
 
-    func syntheticInput(images: Int = 20, seed: UInt64 = 1) -> VOCMapInput {
-        var rng = SplitMix(seed)
-        var gts: [[VOCGroundTruthObject]] = []
-        var dets: [[VOCDetection]] = []
-        for _ in 0..<images {
-            var g: [VOCGroundTruthObject] = []
-            var d: [VOCDetection] = []
-            for _ in 0..<(1 + Int(rng.next() % 4)) {
-                let cls = ["cat", "dog", "bird"][Int(rng.next() % 3)]
-                let l = Double(rng.next() % 200), t = Double(rng.next() % 200)
-                let w = Double(10 + rng.next() % 100), h = Double(10 + rng.next() % 100)
-                g.append(box(cls, l, t, l + w, t + h))
-                // A jittered detection and a random one.
-                let j = Double(rng.next() % 12)
-                d.append(VOCDetection(className: cls, score: Double(rng.next() % 1_000_000) / 1e6, left: l + j, top: t, right: l + w + j, bottom: t + h))
-                d.append(VOCDetection(className: cls, score: Double(rng.next() % 1_000_000) / 1e6, left: Double(rng.next() % 300), top: Double(rng.next() % 300), right: 350, bottom: 350))
-            }
-            gts.append(g)
-            dets.append(d)
-        }
-        return VOCMapInput(imageIDs: (0..<images).map { "img\($0)" }, groundTruth: gts, detections: dets)
-    }
+    func syntheticInput(images: Int = 20, seed: UInt64 = 1) -> VOCMapInput { VOCMapSamples.synthetic(images: images, seed: seed) }
 
     func testPerfectDetections_GiveOne() {
         let input = syntheticInput()
@@ -177,29 +155,6 @@ final class VOCMapTests: XCTestCase {
         XCTAssertEqual(none.classes[0].recallAtThreshold, 0)
         XCTAssertEqual(none.classes[0].countAboveThreshold, 0)
         XCTAssertEqual(none.classes[0].ap, 1)
-    }
-
-    func testPlots_AreWrittenAndDecode() throws {
-        let dir = try makeTemporaryDirectory("detrkit-voc")
-        var input = syntheticInput(images: 6, seed: 3)
-        input.groundTruth[0].append(box("a/b", 0, 0, 9, 9))   // a name that is no file name
-        let r = VOCMap.evaluate(input)
-        try VOCMapPlots.write(r, to: dir)
-        for c in r.classes {
-            let file = VOCMapPlots.fileName(c.name)
-            for sub in ["AP", "F1", "Recall", "Precision"] {
-                let image = try ImageIO.load(dir + "/" + sub + "/" + file)
-                XCTAssertEqual(image.width, 640, "\(sub)/\(file)")
-                XCTAssertEqual(image.height, 480, "\(sub)/\(file)")
-            }
-        }
-        XCTAssertEqual(VOCMapPlots.fileName("a/b"), "a_b.png")
-        let bars = try ImageIO.load(dir + "/mAP.png")
-        XCTAssertGreaterThanOrEqual(bars.width, 640)
-        XCTAssertNoThrow(try ImageIO.load(dir + "/ground-truth-info.png"))
-        // Something was drawn: the AP plot is not a blank page.
-        let ap = try ImageIO.load(dir + "/AP/cat.png")
-        XCTAssertGreaterThan(Set(stride(from: 0, to: ap.pixels.count, by: 3).map { ap.pixels[$0] }).count, 10)
     }
 
     // MARK: bad input
@@ -296,18 +251,5 @@ final class VOCMapCrosscheckTests: XCTestCase {
             }
             XCTAssertEqual(r.classesWithoutGroundTruth, ["Zebra"])
         }
-    }
-}
-
-/// A tiny deterministic generator for the synthetic cases.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
