@@ -9,7 +9,7 @@ DEMO_DIR ?= demo
 DEMO_IMAGES ?= 1200
 SEED ?= 0
 
-.PHONY: all deps build release demo test bench-io clean
+.PHONY: all deps build release demo test fuzz bench-io clean
 
 all: build
 
@@ -69,6 +69,12 @@ demo: release
 	@grep -E '^mAP@0\.50 = ' $(DEMO_DIR)/get-map.log | tail -n 1 | sed 's/^mAP@0\.50 = /mAP50 = /'
 	@grep -E 'Average Precision.*IoU=0.50:0.95 \| area=   all' $(DEMO_DIR)/get-map-coco.log | sed -E 's/.*= ([0-9.-]+)$$/mAP50:95 = \1/'
 	@echo "pictures: $(DEMO_DIR)/img_out"
+
+# Fuzz every reader (VOC XML, COCO JSON, lines, classes, images, safetensors, state.json) with
+# libFuzzer for FUZZ_SECONDS each; prints executions per target and findings (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) scripts/fuzz.sh
 
 # Debug build for the suite; then the learning test (a few minutes of training) in release.
 # -enable-testing (two test files use @testable imports) in its own build folder, so that it does

@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "get-map", targets: ["get-map"]),
         .executable(name: "detr-train", targets: ["detr-train"]),
         .executable(name: "predict", targets: ["predict"]),
+        .executable(name: "detr-fuzz", targets: ["detr-fuzz"]),
         .library(name: "ToolSupport", targets: ["ToolSupport"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
@@ -91,6 +92,8 @@ let package = Package(
             "Base", "Datasets", "Augment", "Eval", "Plots", "Model", "NN", "Tensor", "Pipeline", "ToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/predict"),
+        // libFuzzer harness of every reader (`make fuzz`); a plain build replays inputs.
+        .executableTarget(name: "detr-fuzz", dependencies: ["Datasets", "NN", "Pipeline"], path: "Sources/tools/detr-fuzz"),
 
         // What more than one test target needs: test paths and shared-data skips, temporary
         // folders, the tiny model configs. Only test targets depend on it.
@@ -103,6 +106,6 @@ let package = Package(
         .testTarget(name: "PlotsTests", dependencies: ["Plots", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Datasets", "Model", "NN", "Tensor", "Augment", "Eval", "TestSupport"]),
-        .testTarget(name: "ToolTests", dependencies: ["voc-annotation", "demo-data", "get-map", "detr-train", "predict", "Datasets", "Model", "Pipeline", "TestSupport"]),
+        .testTarget(name: "ToolTests", dependencies: ["voc-annotation", "demo-data", "get-map", "detr-train", "predict", "detr-fuzz", "Datasets", "Model", "Pipeline", "TestSupport"]),
     ]
 )
