@@ -74,14 +74,20 @@ public struct COCOEvalResult: Sendable {
 
     /// AP (IoU .50:.95, area "all", the last maxDets) of each category: the mean of its
     /// precision entries above -1, or -1 when it has no ground truth. Nil entries with useCats off.
-    public var perCategoryAP: [(categoryId: Int64, ap: Double)] {
+    public var perCategoryAP: [(categoryId: Int64, ap: Double)] { perCategoryAP(iouThreshold: nil) }
+
+    /// Per category, the mean of its precision entries above -1 at `iouThreshold` (nil: every
+    /// threshold; a value absent from the thresholds gives -1), area "all", the last maxDets:
+    /// pycocotools' `precision[t, :, k, 0, -1]` slice averaged. Empty with useCats off.
+    public func perCategoryAP(iouThreshold: Double?) -> [(categoryId: Int64, ap: Double)] {
         guard params.useCats else { return [] }
         let T = params.iouThresholds.count, R = params.recallThresholds.count
         let A = params.areaRanges.count, M = params.maxDets.count, K = categoryCount
         guard let a = params.areaRanges.firstIndex(where: { $0.label == "all" }) else { return [] }
+        let tind = iouThreshold.map { v in (0..<T).filter { params.iouThresholds[$0] == v } } ?? Array(0..<T)
         return categoryIds.enumerated().map { k, id in
             var values: [Double] = []
-            for t in 0..<T {
+            for t in tind {
                 for r in 0..<R {
                     let v = precision[(((t * R + r) * K + k) * A + a) * M + (M - 1)]
                     if v > -1 { values.append(v) }

@@ -87,3 +87,14 @@ func assertStats(_ observed: [Double], _ expected: [Double], tolerance: Double =
         XCTFail("\(label): max |diff| \(worst)\n expected \(expected)\n observed \(observed)", file: file, line: line)
     }
 }
+
+/// The ground truth and results paths of a fixture case `{"base": "shared" | "fixtures", "gt",
+/// "dt"}`: under the shared data (a skip when it is absent) or this target's Fixtures folder.
+func fixtureCasePaths(_ c: [String: Any]) throws -> (gt: String, dt: String) {
+    var base = TestPaths.fixtures()
+    if c["base"] as? String == "shared" {
+        _ = try TestPaths.shared(c["gt"] as! String)
+        base = TestPaths.sharedData
+    }
+    return (base + "/" + (c["gt"] as! String), base + "/" + (c["dt"] as! String))
+}

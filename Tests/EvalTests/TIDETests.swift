@@ -22,13 +22,9 @@ final class TIDETests: XCTestCase {
     func reference(_ name: String) throws -> Reference {
         let root = try FixtureJSON.load("tide_reference.json") as! [String: Any]
         let c = (root["cases"] as! [[String: Any]]).first { $0["name"] as? String == name }!
-        var base = TestPaths.fixtures()
-        if c["base"] as! String == "shared" {
-            _ = try TestPaths.shared("coco/val2014_100")
-            base = TestPaths.sharedData
-        }
+        let (gtPath, dtPath) = try fixtureCasePaths(c)
         func numbers(_ key: String) -> [String: Double] { (c[key] as! [String: NSNumber]).mapValues(\.doubleValue) }
-        return Reference(name: name, gtPath: base + "/" + (c["gt"] as! String), dtPath: base + "/" + (c["dt"] as! String),
+        return Reference(name: name, gtPath: gtPath, dtPath: dtPath,
                          ap: (c["ap"] as! NSNumber).doubleValue, main: numbers("main"), special: numbers("special"),
                          counts: (c["counts"] as! [String: NSNumber]).mapValues(\.intValue),
                          apByThreshold: (c["ap_by_threshold"] as! [NSNumber]).map(\.doubleValue))
