@@ -101,8 +101,8 @@ public struct TIDEResult: Sendable {
         out += "   dAP" + kinds.map { value(errors[$0] ?? 0) }.joined() + "\n"
         out += " count" + kinds.map { cell(String(counts[$0] ?? 0)) }.joined() + "\n"
         out += "Special errors (dAP)\n"
-        out += "  Type" + cell("FalsePos") + cell("FalseNeg") + "\n"
-        out += "   dAP" + value(falsePositive) + value(falseNegative) + "\n"
+        out += "  Type  FalsePos  FalseNeg\n"
+        out += "   dAP" + "  " + value(falsePositive) + "  " + value(falseNegative) + "\n"
         return out
     }
 

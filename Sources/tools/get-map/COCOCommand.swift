@@ -37,6 +37,8 @@ struct COCOCommand: ParsableCommand {
     @Option(help: "Also write every number to this JSON file ({\"stats\": [12], \"per_category\": {name: {ap, ...}}}).")
     var json: String?
 
+    @OptionGroup var analysis: AnalysisOptions
+
     func validate() throws {
         guard COCOIoUType(rawValue: iouType) != nil else { throw ValidationError("--iou-type must be bbox or segm") }
         let dets = maxDets.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -54,20 +56,23 @@ struct COCOCommand: ParsableCommand {
             for w in gtData.warnings + results.warnings {
                 FileHandle.standardError.write(Data("get-map: warning: \(w)\n".utf8))
             }
-            print("Running per image evaluation...")
-            print("Evaluate annotation type *\(iouType)*")
-            let evaluator = try COCOEvaluator(groundTruth: gtData, results: results.results, params: params)
-            let result = try evaluator.run()
-            print(result.summaryText, terminator: result.summaryText.hasSuffix("\n") ? "" : "\n")
-            print(result.perCategoryTable(gtData.categories), terminator: "")
-            print("Time elapsed: \(String(format: "%.2f", Date().timeIntervalSince(start))) seconds")
+            // ToolIO.say writes unbuffered, so that these lines and the analysis keep their order.
+            ToolIO.say("Running per image evaluation...")
+            ToolIO.say("Evaluate annotation type *\(iouType)*")
+            let (result, details) = try analysis.evaluate(groundTruth: gtData, results: results.results, params: params)
+            for block in [result.summaryText, result.perCategoryTable(gtData.categories)] where !block.isEmpty {
+                ToolIO.say(block.hasSuffix("\n") ? String(block.dropLast()) : block)
+            }
+            try analysis.report(details)
+            ToolIO.say("Time elapsed: \(String(format: "%.2f", Date().timeIntervalSince(start))) seconds")
             if let json { try writeText(result.jsonReport(gtData.categories), to: json) }
         }
     }
 
     /// The COCO bbox metrics of the two text folders of `get-map model` (its mode 4), printed
     /// as pycocotools does, with every number in `json` when given.
-    static func evaluateFolders(groundTruthFolder: String, detectionFolder: String, classNames: [String], json: String?) throws {
+    static func evaluateFolders(groundTruthFolder: String, detectionFolder: String, classNames: [String], json: String?,
+                                analysis: AnalysisOptions) throws {
         let data = try VOCToCOCO.load(groundTruthFolder: groundTruthFolder, detectionFolder: detectionFolder, classNames: classNames)
         for (what, counts) in [("ground-truth object", data.skippedGroundTruth), ("detection", data.skippedDetections)] where !counts.isEmpty {
             ToolIO.printError("warning: left out \(counts.values.reduce(0, +)) \(what)(s) of classes the checkpoint does not know: \(countList(counts))")
@@ -75,10 +80,12 @@ struct COCOCommand: ParsableCommand {
         if data.results.isEmpty { ToolIO.printError("warning: \(detectionFolder) holds no detections") }
         ToolIO.say("Running per image evaluation...")
         ToolIO.say("Evaluate annotation type *bbox*")
-        let result = try VOCToCOCO.evaluate(data)
+        let (result, details) = try analysis.evaluate(groundTruth: data.groundTruth, results: data.results,
+                                                      params: COCOEvalParams(iouType: .bbox))
         for block in [result.summaryText, result.perCategoryTable(data.groundTruth.categories)] where !block.isEmpty {
             ToolIO.say(block.hasSuffix("\n") ? String(block.dropLast()) : block)
         }
+        try analysis.report(details)
         if let json { try writeText(result.jsonReport(data.groundTruth.categories), to: json) }
     }
 }

@@ -49,9 +49,12 @@ struct ModelCommand: ParsableCommand {
 
     @OptionGroup var bare: CheckpointOptions
 
+    @OptionGroup var analysis: AnalysisOptions
+
     func validate() throws {
         guard (0...4).contains(mode) else { throw ValidationError("--mode must be 0, 1, 2, 3 or 4") }
         guard confidence >= 0, confidence < 1 else { throw ValidationError("--confidence must be in [0, 1)") }
+        if analysis.analysis != nil && mode != 4 { throw ValidationError("--analysis goes with --mode 4 (the COCO metrics)") }
     }
 
     func run() throws {
@@ -88,7 +91,7 @@ struct ModelCommand: ParsableCommand {
             if mode == 4 {
                 ToolIO.say("Get map.")
                 try COCOCommand.evaluateFolders(groundTruthFolder: map.groundTruthFolder, detectionFolder: map.detectionFolder,
-                                                classNames: classNames, json: map.json)
+                                                classNames: classNames, json: map.json, analysis: analysis)
                 ToolIO.say("Get map done.")
             }
         }

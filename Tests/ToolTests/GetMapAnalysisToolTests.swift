@@ -1,0 +1,31 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `get-map coco --analysis DIR` end to end on the generated TIDE case of EvalTests (its
+/// tidecv numbers in tide_reference.json).
+final class GetMapAnalysisToolTests: XCTestCase {
+    func testCOCOAnalysis_WritesTheFilesAndPrintsTIDE() throws {
+        let cases = TestPaths.repositoryRoot + "/Tests/EvalTests/Fixtures/cases"
+        let dir = try makeTemporaryDirectory("getmap-analysis") + "/analysis"
+        let r = try ToolRunner.run("get-map", ["coco", "--gt", cases + "/tide-generated_gt.json",
+                                               "--dt", cases + "/tide-generated_dt.json", "--analysis", dir])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("bbox AP @ 50: 21.94"), r.stdout)   // tidecv: 21.93701513008444
+        XCTAssertTrue(r.stdout.contains("Per class (P, R, F1 at score > 0.25, IoU 0.5)"), r.stdout)
+        let tide = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/tide.json"))) as! [String: Any]
+        XCTAssertEqual(tide["ap"] as! Double, 21.93701513008444, accuracy: 1e-9)
+        XCTAssertEqual((tide["main"] as! [String: Double])["Miss"]!, 10.957845784578481, accuracy: 1e-9)
+        let perClass = try String(contentsOfFile: dir + "/per_class.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(perClass.count, 5)   // header + circle, square, triangle, star
+        let confusion = try String(contentsOfFile: dir + "/confusion.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(confusion.first, "predicted\\true,circle,square,triangle,star,background")
+        XCTAssertEqual(confusion.count, 6)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/confusion_normalised.csv"))
+
+        let segm = try ToolRunner.run("get-map", ["coco", "--gt", cases + "/tide-generated_gt.json", "--dt", cases + "/tide-generated_dt.json",
+                                                  "--iou-type", "segm", "--analysis", dir])
+        XCTAssertNotEqual(segm.status, 0)
+        XCTAssertTrue(segm.stderr.contains("--analysis needs --iou-type bbox"), segm.stderr)
+    }
+}
