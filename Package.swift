@@ -40,6 +40,8 @@ let package = Package(
                        providers: [.apt(["libcairo2-dev"])]),
         // oneDNN has no pkg-config file; its header is on the default include path.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // libdeflate (libdeflate-dev): deflated zip entries of PyTorch checkpoints, and CRC-32.
+        .systemLibrary(name: "CDeflate", path: "Sources/CDeflate", providers: [.apt(["libdeflate-dev"])]),
         // libjpeg and libpng report errors with longjmp; this C target catches them with setjmp
         // and turns them into return codes and messages. libdeflate (libdeflate-dev) inflates
         // the PNG fast path's IDAT streams (png_fast.c).
@@ -52,7 +54,7 @@ let package = Package(
         // The seeded generator and process set-up that every tool shares, with no dependency.
         .target(name: "Base"),
         .target(name: "Tensor", dependencies: ["Base", "COpenBLAS", "CDNNL", "CKernels"]),
-        .target(name: "NN", dependencies: ["Tensor"]),
+        .target(name: "NN", dependencies: ["Tensor", "CDeflate"]),
         .target(name: "Datasets", dependencies: ["CImageShim", "CXML2"]),
         .target(name: "Augment", dependencies: ["Base", "Datasets", "Tensor"]),
         // Evaluation is computation only; Plots draws (Cairo) what the data and Eval hold:

@@ -58,9 +58,9 @@ public enum Checkpoint {
     /// Reads a checkpoint folder (the optimizer file is optional).
     public static func load(from folder: String) throws -> (model: [String: Tensor], optimizer: [String: Tensor]?, state: Data) {
         let url = URL(fileURLWithPath: folder)
-        let model = try SafeTensors.read(url.appendingPathComponent(modelFile).path).tensors
+        let model = try TensorFile.readStateDict(url.appendingPathComponent(modelFile).path)
         let optPath = url.appendingPathComponent(optimizerFile).path
-        let optimizer = FileManager.default.fileExists(atPath: optPath) ? try SafeTensors.read(optPath).tensors : nil
+        let optimizer = FileManager.default.fileExists(atPath: optPath) ? try TensorFile.readStateDict(optPath) : nil
         let statePath = url.appendingPathComponent(stateFile)
         guard let state = try? Data(contentsOf: statePath) else {
             throw SafeTensorsError.unreadable(path: statePath.path, reason: "missing or unreadable")

@@ -23,13 +23,15 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
 public enum SafeTensors {
     public enum DType: String, Sendable {
         case f32 = "F32", f16 = "F16", bf16 = "BF16", i64 = "I64"
-        var size: Int {
+        var scalar: StoredScalar {
             switch self {
-            case .f32: return 4
-            case .f16, .bf16: return 2
-            case .i64: return 8
+            case .f32: return .f32
+            case .f16: return .f16
+            case .bf16: return .bf16
+            case .i64: return .i64
             }
         }
+        var size: Int { scalar.size }
     }
 
     /// Header sizes above this are refused (the format's reference implementation uses 100 MB).
@@ -37,13 +39,7 @@ public enum SafeTensors {
 
     /// Reads every tensor, converting F16, BF16 and I64 to Float32. Metadata is returned too.
     public static func read(_ path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
-        } catch {
-            throw SafeTensorsError.unreadable(path: path, reason: (error as NSError).localizedDescription)
-        }
-        return try parse(data, path: path)
+        try parse(try TensorFile.contents(path), path: path)
     }
 
     public static func parse(_ data: Data, path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
@@ -94,7 +90,7 @@ public enum SafeTensors {
             let t = Tensor.empty(shape)
             data.withUnsafeBytes { raw in
                 let base = raw.baseAddress! + dataStart + begin
-                convert(base, dtype: dtype, count: elements, into: t.data)
+                dtype.scalar.decode(base, count: elements, into: t.data)
             }
             tensors[name] = t
         }
@@ -103,22 +99,6 @@ public enum SafeTensors {
             throw bad("entries '\(spans[i - 1].2)' and '\(spans[i].2)' overlap")
         }
         return (tensors, metadata)
-    }
-
-    static func convert(_ src: UnsafeRawPointer, dtype: DType, count: Int, into dst: UnsafeMutablePointer<Float>) {
-        switch dtype {
-        case .f32:
-            for i in 0..<count { dst[i] = Float(bitPattern: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian) }
-        case .f16:
-            for i in 0..<count { dst[i] = Float(Float16(bitPattern: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)) }
-        case .bf16:
-            for i in 0..<count {
-                let bits = UInt32(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian) << 16
-                dst[i] = Float(bitPattern: bits)
-            }
-        case .i64:
-            for i in 0..<count { dst[i] = Float(Int64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
-        }
     }
 
     /// The bytes of a safetensors file holding `tensors` (F32, or F16/BF16), keys sorted,
