@@ -6,13 +6,13 @@ import Datasets
 /// `predict`). A checkpoint folder's `state.json` holds all three; given there, a classes file
 /// must agree with it in number.
 public struct CheckpointOptions: ParsableArguments {
-    @Option(help: "Classes file (one name a line) for a bare .safetensors file; with a checkpoint folder it must agree in number.")
+    @Option(help: "Classes file (one name a line) for a bare weights file (.safetensors or .pth); with a checkpoint folder it must agree in number.")
     public var classes: String?
 
-    @Option(help: "Number of classes of a bare .safetensors file when no classes file is given (names class0, class1, ...).")
+    @Option(help: "Number of classes of a bare weights file (.safetensors or .pth) when no classes file is given (names class0, class1, ...).")
     public var numClasses: Int?
 
-    @Option(help: "Attention heads of a bare .safetensors file (cannot be read from its shapes; default 8).")
+    @Option(help: "Attention heads of a bare weights file (cannot be read from its shapes; default 8).")
     public var heads: Int?
 
     public init() {}

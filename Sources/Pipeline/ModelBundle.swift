@@ -115,11 +115,11 @@ public enum ModelFileError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .notFound(path):
-            return "\(path): no such checkpoint folder or .safetensors file"
+            return "\(path): no such checkpoint folder or weights file (.safetensors, .pth)"
         case let .badState(path, reason):
             return "\(path): invalid checkpoint state: \(reason)"
         case let .needsClasses(path):
-            return "\(path): a bare .safetensors file carries no class names; pass --classes FILE or --num-classes N"
+            return "\(path): a bare weights file (.safetensors, .pth) carries no class names; pass --classes FILE or --num-classes N"
         case let .classMismatch(path, checkpoint, given):
             return "\(path): the checkpoint has \(checkpoint) classes but \(given) were given"
         case let .incompatible(path, reason):
@@ -129,8 +129,8 @@ public enum ModelFileError: Error, CustomStringConvertible, Equatable {
 }
 
 /// A network with its class names and input settings, loaded from a checkpoint folder
-/// (`model.safetensors` + `state.json`) or from a bare `.safetensors` state dict (for example
-/// one converted from the official repository by `scripts/convert_checkpoint.py`).
+/// (`model.safetensors` + `state.json`) or from a bare state dict: a `.safetensors` file or a
+/// PyTorch checkpoint such as the official repositories' `.pth` files (`TensorFile`).
 public final class ModelBundle {
     public let network: any DetectionNetwork
     public var state: CheckpointState
@@ -160,7 +160,8 @@ public final class ModelBundle {
         fresh(config: ModelConfig(config), classNames: classNames, inputSize: inputSize, preset: preset, seed: seed)
     }
 
-    /// Loads `path`: a checkpoint folder, or a `.safetensors` file with `classNames` (from
+    /// Loads `path`: a checkpoint folder, or a state-dict file (safetensors or `.pth`, told apart
+    /// by their bytes) with `classNames` (from
     /// `--classes`) or `numClasses` (names `class0`...). A folder's own class names win; given
     /// names must then agree in number. `overrides` adjusts what a bare file cannot tell
     /// (attention heads, dilation, input size).
@@ -186,7 +187,7 @@ public final class ModelBundle {
             }
             tensors = try SafeTensors.read(modelPath).tensors
         } else {
-            tensors = try SafeTensors.read(path).tensors
+            tensors = try TensorFile.readStateDict(path)
             var config = try inferConfig(tensors, path: path, numClasses: given?.count ?? numClasses)
             if let heads {
                 var settings = ArchitectureSettings()

@@ -24,7 +24,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var inputSize = 800
     /// The transforms preset (its training side in training, its validation side in evaluation).
     public var preset = Preset.detr
-    /// A full checkpoint (folder or .safetensors) to start from; tensors of another shape
+    /// A full checkpoint (folder, .safetensors or .pth) to start from; tensors of another shape
     /// (the class head of another class count) stay freshly initialised.
     public var weights: String?
     /// Backbone weights (torchvision ResNet keys, or already prefixed `backbone.0.body.`).

@@ -54,7 +54,7 @@ struct ResumeCheckpoint {
 }
 
 /// Pretrained weights a fresh run starts from: a whole checkpoint (what fits), or ResNet
-/// weights for the backbone.
+/// weights for the backbone; a folder, or a safetensors or PyTorch `.pth` file (`TensorFile`).
 enum PretrainedWeights {
     /// Loads the tensors of a checkpoint whose names and shapes fit; the rest (a class head
     /// for another class count, say) keeps its fresh initialisation, as the reference does.
@@ -62,7 +62,7 @@ enum PretrainedWeights {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ModelFileError.notFound(path: path) }
         let file = isDir.boolValue ? FileIO.join(path, Checkpoint.modelFile) : path
-        let tensors = try SafeTensors.read(file).tensors
+        let tensors = try TensorFile.readStateDict(file)
         var state = bundle.network.stateDict()
         var loaded = 0
         var skipped: [String] = []
@@ -83,7 +83,7 @@ enum PretrainedWeights {
     /// Loads ResNet weights (torchvision keys `conv1.weight`, `layer1.0...`, or already
     /// prefixed `backbone.0.body.`) into the backbone; every backbone tensor must be there.
     static func loadBackbone(_ path: String, into bundle: ModelBundle, note: (String) -> Void) throws {
-        let tensors = try SafeTensors.read(path).tensors
+        let tensors = try TensorFile.readStateDict(path)
         let prefix = bundle.state.hasMaskHead ? "detr.backbone.0.body." : "backbone.0.body."
         var state = bundle.network.stateDict()
         var count = 0

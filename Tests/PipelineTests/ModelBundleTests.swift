@@ -33,6 +33,17 @@ final class ModelBundleTests: XCTestCase {
         XCTAssertThrowsError(try ModelBundle.load(dir + "/bare.safetensors", numClasses: 5)) { e in
             XCTAssertTrue("\(e)".contains("3 classes"), "\(e)")
         }
+        // The same state dict as a PyTorch checkpoint, bare or wrapped as the official ones, under
+        // any name: the same network.
+        try TorchSave.legacy(a).write(to: URL(fileURLWithPath: dir + "/bare.pth"))
+        try TorchSave.legacy(a, wrapped: true).write(to: URL(fileURLWithPath: dir + "/official.bin"))
+        let pth = try ModelBundle.load(dir + "/official.bin", numClasses: 3, heads: 4)
+        XCTAssertEqual(pth.config, bare.config)
+        let c = pth.network.stateDict()
+        for (k, t) in a { XCTAssertEqual(t.scalars, c[k]!.scalars, k) }
+        XCTAssertThrowsError(try ModelBundle.load(dir + "/bare.pth")) { e in
+            XCTAssertTrue("\(e)".contains("--classes") && "\(e)".contains("bare.pth"), "\(e)")
+        }
         XCTAssertThrowsError(try ModelBundle.load(dir + "/nothing")) { e in
             XCTAssertTrue("\(e)".contains(dir + "/nothing"), "\(e)")
         }

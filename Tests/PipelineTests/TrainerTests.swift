@@ -162,6 +162,12 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(mine["class_embed.weight"]!.shape, [4, 32])
         XCTAssertEqual(t.bundle.config.backboneNorm, .frozen, "pretrained weights use frozen batch norm")
         _ = try t.run()
+
+        // The same weights as an official-style PyTorch checkpoint ({"model": ..., "epoch": 3}).
+        try TorchSave.legacy(theirs, wrapped: true).write(to: URL(fileURLWithPath: dir + "/other.pth"))
+        o.weights = dir + "/other.pth"
+        let fromPth = try Trainer(options: o).bundle.network.stateDict()
+        XCTAssertEqual(fromPth["query_embed.weight"]!.scalars, theirs["query_embed.weight"]!.scalars)
     }
 }
 
@@ -228,6 +234,12 @@ final class TrainerBackboneWeightsTests: XCTestCase {
         XCTAssertEqual(t.bundle.config.backboneNorm, .frozen)
         let mine = t.bundle.network.stateDict()
         for (k, v) in resnet where k != "fc.weight" { XCTAssertEqual(mine[prefix + k]!.scalars, v.scalars, k) }
+
+        // torchvision's ResNet weights as a .pth file.
+        try TorchSave.legacy(resnet).write(to: URL(fileURLWithPath: dir + "/resnet18.pth"))
+        o.backboneWeights = dir + "/resnet18.pth"
+        let fromPth = try Trainer(options: o).bundle.network.stateDict()
+        for (k, v) in resnet where k != "fc.weight" { XCTAssertEqual(fromPth[prefix + k]!.scalars, v.scalars, k) }
 
         resnet.removeValue(forKey: "layer2.0.conv1.weight")
         try SafeTensors.write(resnet, to: dir + "/partial.safetensors")

@@ -9,9 +9,9 @@ struct ArchitectureOptions: ParsableArguments {
     var model: String = ModelFamilies.names[0]
     @Option(help: "Backbone: resnet18, resnet34, resnet50, resnet101.")
     var backbone: String = "resnet50"
-    @Option(help: "A full checkpoint (folder or .safetensors) to start from; tensors that do not fit (another class count) stay freshly initialised.")
+    @Option(help: "A full checkpoint (folder, .safetensors or PyTorch .pth such as the official DETR ones) to start from; tensors that do not fit (another class count) stay freshly initialised.")
     var weights: String?
-    @Option(help: "ResNet weights (.safetensors, torchvision keys) for the backbone.")
+    @Option(help: "ResNet weights (.safetensors or torchvision .pth, torchvision keys) for the backbone.")
     var backboneWeights: String?
 
     @Option(help: "Object queries (default: the family's, DETR 100, Conditional DETR 300).")

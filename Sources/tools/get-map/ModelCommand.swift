@@ -23,7 +23,7 @@ struct ModelCommand: ParsableCommand {
         'get-map voc' does (results in <out>/results) and ends with the line 'mAP@<iou> = <map>'; \
         4 computes the COCO metrics of the same folders (difficult objects as crowds) and prints \
         pycocotools' summary; 0 does 1, 2 and 3.
-        Class names come from the checkpoint (--classes or --num-classes for a bare .safetensors \
+        Class names come from the checkpoint (--classes or --num-classes for a bare .safetensors or .pth \
         file). Objects of classes the checkpoint does not know are left out of ground-truth/ \
         with a warning that counts them (the reference drops them silently).
         Differences from the reference, on purpose: boxes are clipped to the image (the \
@@ -34,7 +34,7 @@ struct ModelCommand: ParsableCommand {
         reference's is w*h-10), image ids 1, 2, ... in sorted file order and annotation ids from 1.
         """)
 
-    @Argument(help: "Checkpoint folder (model.safetensors + state.json) or a bare .safetensors file; not read by mode 3.")
+    @Argument(help: "Checkpoint folder (model.safetensors + state.json) or a bare .safetensors or PyTorch .pth state dict; not read by mode 3.")
     var checkpoint: String = "logs/best"
 
     @Option(help: "0: detections, ground truth and VOC mAP; 1: detections; 2: ground truth; 3: VOC mAP; 4: COCO mAP.")

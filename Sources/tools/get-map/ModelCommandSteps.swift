@@ -14,7 +14,7 @@ extension ModelCommand {
     }
 
     /// The class names alone (modes 2 and 4 use no weights): a checkpoint folder's state.json is
-    /// read without building the network; anything else (a bare .safetensors file, --classes,
+    /// read without building the network; anything else (a bare .safetensors or .pth file, --classes,
     /// a folder that does not read cleanly) goes through the full load and its errors.
     func loadClassNames() throws -> [String] {
         if bare.classes == nil, bare.numClasses == nil, FileIO.isDirectory(checkpoint),

@@ -38,7 +38,7 @@ struct Predict: ParsableCommand {
     @Argument(help: "A folder of images, or one image file.")
     var input: String
 
-    @Option(help: "A checkpoint folder (model.safetensors + state.json) or a bare .safetensors state dict.")
+    @Option(help: "A checkpoint folder (model.safetensors + state.json) or a bare .safetensors or PyTorch .pth state dict (the official DETR checkpoints load as they are).")
     var weights: String = "logs/best"
 
     @Option(help: "Output folder.")
