@@ -275,7 +275,10 @@ final class PredictToolTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         try FileIO.writeAtomically(empty + "/readme.txt", text: "hello\n")
         try FileIO.writeAtomically(dir + "/five.txt", text: "a\nb\nc\nd\ne\n")
-        try SafeTensors.write(try ModelBundle.load(ck).network.stateDict(), to: dir + "/bare.safetensors")
+        let state = try ModelBundle.load(ck).network.stateDict()
+        try SafeTensors.write(state, to: dir + "/bare.safetensors")
+        try TorchSave.legacy(state, wrapped: true).write(to: URL(fileURLWithPath: dir + "/official.pth"))
+        let refused = TestPaths.repositoryRoot + "/Tests/NNTests/Fixtures/pth/model_os_system.pth"
 
         let cases: [(args: [String], message: String)] = [
             ([dir + "/missing", "--weights", ck], dir + "/missing"),
@@ -284,6 +287,7 @@ final class PredictToolTests: XCTestCase {
             ([images, "--weights", ck, "--classes", dir + "/five.txt"], "3 classes but 5"),
             ([images, "--weights", dir + "/bare.safetensors", "--num-classes", "5", "--heads", "4"], "3 classes but 5"),
             ([images, "--weights", dir + "/bare.safetensors"], "--classes"),
+            ([images, "--weights", refused, "--num-classes", "3"], refused + ": cannot read as a PyTorch checkpoint: entry 'w'"),
         ]
         for c in cases {
             let r = try ToolRunner.run("predict", c.args + ["--out", dir + "/out"])
@@ -301,6 +305,13 @@ final class PredictToolTests: XCTestCase {
         let names = try readJSON(dir + "/out/detections.json").compactMap { $0["category_name"] as? String }
         XCTAssertEqual(names.count, 8)
         XCTAssertTrue(names.allSatisfy { Self.classNames.contains($0) }, "\(names)")
+
+        // The same weights as a PyTorch checkpoint ({"model": ..., "epoch": 3}): the same detections.
+        let pth = try ToolRunner.run("predict", [images, "--weights", dir + "/official.pth", "--classes", dir + "/three.txt", "--heads", "4",
+                           "--input-size", "64", "--out", dir + "/out-pth", "--confidence", "0"])
+        XCTAssertEqual(pth.status, 0, pth.stderr)
+        XCTAssertEqual(try String(contentsOfFile: dir + "/out-pth/detections.json", encoding: .utf8),
+                       try String(contentsOfFile: dir + "/out/detections.json", encoding: .utf8))
     }
 
     /// A model with a segmentation head: masks are tinted, and --raw holds pred_masks.
