@@ -15,6 +15,7 @@ final class PyTorchCheckpointTests: XCTestCase {
     func testZipAndLegacy_MatchTheSafetensorsReference() throws {
         let reference = try SafeTensors.read(dir + "/state_reference.safetensors").tensors
         XCTAssertEqual(reference["shared.view"]?.shape, [3, 3])
+        XCTAssertEqual(reference["expanded"]?.scalars, [1, -2, 3, 1, -2, 3, 1, -2, 3, 1, -2, 3])
         for name in ["state_zip.pth", "state_legacy.pth"] {
             let tensors = try TensorFile.readStateDict(dir + "/" + name)
             XCTAssertEqual(Set(tensors.keys), Set(reference.keys), name)
@@ -68,6 +69,7 @@ final class PyTorchCheckpointTests: XCTestCase {
             ("model_os_system.pth", "entry 'w' of 'model' is a call of unknown global 'os.system'"),
             ("bad_persistent_id.pth", "bad persistent id"),
             ("protocol0.pth", "PUT"),
+            ("expanded_huge.pth", "expands a storage of 1 elements"),
         ]
         for (name, expected) in cases {
             let path = dir + "/" + name

@@ -96,7 +96,7 @@ final class PickleHeap {
         case let .ref(i):
             switch items[i] {
             case .list: return "a list"
-            case .tuple: return "a tuple"
+            case let .tuple(xs): return "a \(xs.count)-tuple"
             case .dict: return "a dict"
             case .set: return "a set"
             case .none: return "None"

@@ -92,8 +92,12 @@ enum TorchGlobals {
         }
     }
 
+    /// Elements a view may have beyond its storage's (an expanded view, stride 0): 64 MB of Float32.
+    static let maxExpandedElements = 1 << 24
+
     /// `_rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])`;
-    /// only the first four matter. The view must lie inside the storage.
+    /// only the first four matter. The view must lie inside the storage, and may hold more
+    /// elements than the storage (stride 0) only up to `maxExpandedElements`.
     static func rebuildTensor(_ xs: [PickleValue], heap: PickleHeap) throws -> TorchTensorRef {
         guard xs.count >= 4, case let .storage(storage) = xs[0], case let .int(offset) = xs[1],
               let size = heap.sequence(xs[2]), let stride = heap.sequence(xs[3]) else {
@@ -117,6 +121,9 @@ enum TorchGlobals {
         }
         guard elements == 0 || last < storage.count else {
             throw PickleError.refused("tensor view (offset \(offset), size \(shape), stride \(strides)) reaches element \(last) of a storage of \(storage.count)")
+        }
+        guard elements <= Swift.max(storage.count, maxExpandedElements) else {
+            throw PickleError.refused("tensor view of size \(shape) expands a storage of \(storage.count) elements beyond \(maxExpandedElements)")
         }
         return TorchTensorRef(storage: storage, offset: offset, shape: shape, strides: strides)
     }

@@ -46,7 +46,9 @@ final class Unpickler {
     }
 
     private func line() throws -> String {
-        guard let nl = buf[pos...].firstIndex(of: 0x0A), nl - pos < 1024 else { throw PickleError.truncated(at: pos) }
+        guard let nl = buf[pos..<Swift.min(buf.count, pos + 1024)].firstIndex(of: 0x0A) else {
+            throw PickleError.malformed("no end of line within 1024 bytes", at: pos)
+        }
         let s = String(decoding: try take(nl - pos), as: UTF8.self)
         pos += 1
         return s
@@ -104,9 +106,8 @@ final class Unpickler {
                 let p = try byte()
                 guard p >= 2, p <= 5 else { throw PickleError.malformed("protocol \(p) (only 2 to 5 are read)", at: at) }
             case 0x95: _ = try take(8)  // FRAME: a size hint
-            case 0x2E:  // STOP
-                let v = try pop()
-                guard stack.isEmpty, marks.isEmpty else { throw PickleError.malformed("values left on the stack at STOP", at: at) }
+            case 0x2E:  // STOP: the top of the stack, as Python's pickle returns it
+                guard let v = stack.last else { throw PickleError.malformed("STOP with an empty stack", at: at) }
                 return v
             case 0x28: marks.append(stack.count)  // MARK
             case 0x30: _ = try pop()  // POP
