@@ -61,6 +61,21 @@ final class PyTorchCheckpointTests: XCTestCase {
         }
     }
 
+    /// An archive with its sizes and offsets in zip64 records (as torch writes files over 4 GB).
+    func testZip64Records() throws {
+        let t = try TensorFile.readStateDict(dir + "/zip64.pth")
+        XCTAssertEqual(t["a"]?.shape, [2, 3])
+        XCTAssertEqual(t["a"]?.scalars, [1.5, -2, 3.25, 0, 4, -0.5])
+        XCTAssertEqual(t["b"]?.scalars, [7, -8])
+        // zipfile writes the real count and offset in the classic end record too; with them
+        // marked 0xFFFF / 0xFFFFFFFF the reader must take them from the zip64 end record.
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/zip64.pth")))
+        let end = try XCTUnwrap((0...(bytes.count - 22)).reversed().first { bytes[$0..<($0 + 4)] == [0x50, 0x4B, 0x05, 0x06] })
+        for i in [8, 9, 10, 11, 16, 17, 18, 19] { bytes[end + i] = 0xFF }
+        let marked = try PyTorchCheckpoint.readStateDict(Data(bytes), path: "zip64-marked.pth")
+        XCTAssertEqual(marked["a"]?.scalars, t["a"]?.scalars)
+    }
+
     /// Hand-written pickles: the error names the file and what was refused; nothing runs.
     func testMalformedFiles_AreRefusedByName() throws {
         let cases: [(String, String)] = [
@@ -82,7 +97,7 @@ final class PyTorchCheckpointTests: XCTestCase {
     /// Every prefix of a file and seeded byte corruptions: an error naming the file or, where
     /// the change missed everything checked, a load; never a crash.
     func testTruncatedAndCorruptedFiles_AreErrorsNotCrashes() throws {
-        for name in ["state_zip.pth", "state_legacy.pth", "detr_keys_deflate.pth"] {
+        for name in ["state_zip.pth", "state_legacy.pth", "detr_keys_deflate.pth", "zip64.pth"] {
             let path = dir + "/" + name
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             for length in Swift.stride(from: 0, to: data.count, by: Swift.max(1, data.count / 300)) {
