@@ -11,7 +11,9 @@ SWIFT=${SWIFT:-swift}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
-$SWIFT build --product detr-fuzz --build-path .build/fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -DFUZZING || exit 1
+# SwiftPM instruments only the executable for coverage: the libraries (Swift and C) get it here.
+$SWIFT build --product detr-fuzz --build-path .build/fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -DFUZZING \
+    -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp -Xcc -fsanitize=fuzzer-no-link || exit 1
 BIN=.build/fuzz/debug/detr-fuzz
 # The target list and seed paths come from the replay build (`detr-fuzz --list`).
 $SWIFT build --product detr-fuzz >/dev/null || exit 1
@@ -24,7 +26,7 @@ for t in $TARGETS; do
     corpus=.build/fuzz-corpus/$t
     mkdir -p "$corpus"
     for seed in $(echo "$LIST" | awk -v t="$t" '$1 == t { for (i = 2; i <= NF; i++) print $i }') Tests/FuzzCorpus/$t; do
-        if [ -d "$seed" ]; then find "$seed" -maxdepth 1 -type f -size -1M -exec cp {} "$corpus"/ \; ; elif [ -f "$seed" ]; then cp "$seed" "$corpus"/; fi
+        if [ -d "$seed" ]; then find "$seed" -maxdepth 1 -type f -size -1024k -exec cp {} "$corpus"/ \; ; elif [ -f "$seed" ]; then cp "$seed" "$corpus"/; fi
     done
     log=.build/fuzz-findings/$t.log
     rm -f .build/fuzz-findings/"$t"-*

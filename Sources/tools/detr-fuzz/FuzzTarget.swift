@@ -3,7 +3,7 @@ import Foundation
 import NN
 import Pipeline
 
-/// The readers the fuzzer drives, by name. Each takes any bytes and must return or throw an
+/// The readers the fuzzer drives, by name (safetensors and PyTorch .pth included). Each takes any bytes and must return or throw an
 /// error: never trap, hang or allocate without bound.
 enum FuzzTarget: String, CaseIterable {
     case vocXML = "voc-xml"
@@ -15,6 +15,7 @@ enum FuzzTarget: String, CaseIterable {
     case image
     case pngSegmentIDs = "png-segment-ids"
     case safetensors
+    case pth
     case checkpointState = "checkpoint-state"
 
     /// Runs the reader on `bytes`, ignoring the errors it throws (an error is a correct answer).
@@ -33,6 +34,7 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? ImageIO.decode(bytes, path: "fuzz.img")
         case .pngSegmentIDs: _ = ImageIO.decodePNGSegmentIDs(bytes)
         case .safetensors: _ = try? SafeTensors.parse(Data(bytes), path: "fuzz.safetensors")
+        case .pth: _ = try? PyTorchCheckpoint.readStateDict(Data(bytes), path: "fuzz.pth")
         case .checkpointState: _ = try? CheckpointState.decode(Data(bytes), path: "state.json")
         }
     }
@@ -60,6 +62,7 @@ enum FuzzTarget: String, CaseIterable {
         case .classes: return ["Tests/FuzzCorpus/classes", "data"]
         case .image, .pngSegmentIDs: return ["Tests/DatasetsTests/Fixtures/images"]
         case .safetensors: return ["Tests/NNTests/Fixtures/library.safetensors"]
+        case .pth: return ["Tests/NNTests/Fixtures/pth"]
         case .checkpointState: return ["Tests/PipelineTests/Fixtures/checkpoint_v1/state.json"]
         }
     }
