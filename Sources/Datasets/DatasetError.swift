@@ -9,6 +9,8 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible, Sendable {
     case unsupportedImageFormat(path: String, detected: String)
     /// The image decoder failed (corrupt or truncated data).
     case corruptImage(path: String, format: String, reason: String)
+    /// An image whose header claims more than `ImageIO.maxPixels` pixels (refused before decoding).
+    case imageTooLarge(path: String, width: Int, height: Int)
     /// The XML is not well-formed.
     case malformedXML(path: String, line: Int, reason: String)
     /// The XML is well-formed but an element is missing or has a bad value.
@@ -30,6 +32,8 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(path): unsupported image format (\(detected)); JPEG and PNG are decoded"
         case let .corruptImage(path, format, reason):
             return "\(path): corrupt \(format) image: \(reason)"
+        case let .imageTooLarge(path, width, height):
+            return "\(path): image of \(width)x\(height) pixels is over the limit of \(ImageIO.maxPixels) pixels (PIL's decompression-bomb limit); not decoded"
         case let .malformedXML(path, line, reason):
             return "\(path):\(line): malformed XML: \(reason)"
         case let .invalidAnnotation(path, element, reason):
@@ -47,7 +51,7 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible, Sendable {
     public var path: String {
         switch self {
         case let .unreadableFile(path, _), let .unwritableFile(path, _),
-             let .unsupportedImageFormat(path, _), let .corruptImage(path, _, _),
+             let .unsupportedImageFormat(path, _), let .corruptImage(path, _, _), let .imageTooLarge(path, _, _),
              let .malformedXML(path, _, _), let .invalidAnnotation(path, _, _),
              let .invalidClassesFile(path, _, _), let .invalidAnnotationLine(path, _, _),
              let .invalidDevkit(path, _):

@@ -70,6 +70,14 @@ public enum ImageFormat: String, Sendable {
 
 /// Decoding and encoding of JPEG (libjpeg-turbo) and PNG (libpng). Errors name the file.
 public enum ImageIO {
+    /// The most pixels an image may have: PIL's `DecompressionBombError` limit (twice
+    /// `Image.MAX_IMAGE_PIXELS`). A header claiming more is refused before any allocation, so a
+    /// small file cannot make the decoder allocate gigabytes or run for minutes.
+    public static let maxPixels = 2 * 89_478_485
+
+    /// Whether an image of this size may be decoded.
+    static func allowed(width: Int, height: Int) -> Bool { width * height <= maxPixels }
+
     /// Decodes JPEG or PNG bytes (format sniffed from the content) to RGB. `path` is only used
     /// in error messages.
     public static func decode(_ bytes: [UInt8], path: String) throws -> RGBImage {
@@ -97,6 +105,10 @@ public enum ImageIO {
             guard detr_image_open(buf.baseAddress, buf.count, format == .png ? 1 : 0, &reader, &w, &h, &err) == 0,
                   let reader else {
                 throw DatasetError.corruptImage(path: path, format: format.rawValue, reason: message(err))
+            }
+            guard allowed(width: Int(w), height: Int(h)) else {
+                detr_image_close(reader)
+                throw DatasetError.imageTooLarge(path: path, width: Int(w), height: Int(h))
             }
             let count = Int(w) * Int(h) * 3
             let pixels = try [UInt8](unsafeUninitializedCapacity: count) { out, initialized in

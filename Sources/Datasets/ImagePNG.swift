@@ -24,7 +24,9 @@ extension ImageIO {
                                       as: T.Type) -> (width: Int, height: Int, values: [T])? {
         bytes.withUnsafeBufferPointer { buf -> (width: Int, height: Int, values: [T])? in
             var w: Int32 = 0, h: Int32 = 0
-            guard detr_png_fast_info(buf.baseAddress, buf.count, &w, &h) == 0 else { return nil }
+            guard detr_png_fast_info(buf.baseAddress, buf.count, &w, &h) == 0, allowed(width: Int(w), height: Int(h)) else {
+                return nil  // the library path decodes it or reports the error
+            }
             let count = Int(w) * Int(h) * valuesPerPixel
             var ok = false
             let values = [T](unsafeUninitializedCapacity: count) { out, initialized in
@@ -54,6 +56,9 @@ public final class PNGSegmentRowReader {
     /// its size; nil when the fast path does not take the file (decode it with `ImageIO.decode`).
     public func begin(_ bytes: UnsafeBufferPointer<UInt8>) -> (width: Int, height: Int)? {
         guard let state else { return nil }
+        // The whole stream is inflated here: refuse an oversized header before that.
+        if let size = try? ImageIO.size(of: Array(bytes.prefix(24)), path: ""),
+           !ImageIO.allowed(width: size.width, height: size.height) { return nil }
         var w: Int32 = 0, h: Int32 = 0
         guard detr_png_rows_begin(state, bytes.baseAddress, bytes.count, &w, &h) == 0 else { return nil }
         return (Int(w), Int(h))

@@ -6,7 +6,7 @@ import Foundation
 // the regression inputs of past findings run in every test build.
 
 #if FUZZING
-nonisolated(unsafe) let selectedTarget: FuzzTarget = {
+let selectedTarget: FuzzTarget = {
     let name = ProcessInfo.processInfo.environment["DETR_FUZZ_TARGET"] ?? ""
     guard let target = FuzzTarget(rawValue: name) else {
         let known = FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")
