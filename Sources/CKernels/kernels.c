@@ -4,11 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__clang__) && !defined(__APPLE__)
-#define DETR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define DETR_CLONES
-#endif
+#include "clones.h"
 
 // e^x: Cody-Waite reduction and Cephes' polynomial; branch-free so that loops vectorise.
 static inline float exp_poly(float x) {
