@@ -3,7 +3,9 @@
 
     ops_ref.py CASE [--runs 5]    prints {"seconds": median, "peak_rss_mb": peak}
 
-Cases: sgemm-1024, sgemm-4096, conv-<layer>-fwd|bwd, encoder-layer, softmax-10m, layernorm-10m.
+Cases: sgemm-1024, sgemm-4096, conv-<layer>-fwd|bwd, encoder-layer, softmax-10m, layernorm-10m,
+msda-fwd|bwd (the official pure-PyTorch multi-scale deformable attention, as in
+scripts/fixtures/ms_deform_attn_reference.py, at Mask2Former's pixel-decoder size for 512x512).
 Threads: torch's default (all cores).
 """
 import os
@@ -83,7 +85,32 @@ def prepare(case):
             with torch.no_grad():
                 ln(x)
         return lnf
+    if case in ("msda-fwd", "msda-bwd"):
+        return deformable_attention(case == "msda-bwd")
     sys.exit(f"unknown case {case}")
+
+
+def deformable_attention(backward):
+    """Levels 64x64, 32x32, 16x16, a query per position, 8 heads of 32 channels, 4 points, batch 1."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+    from ms_deform_attn_reference import ms_deform_attn_core_pytorch
+
+    shapes, s, h, d, p = [(64, 64), (32, 32), (16, 16)], 5376, 8, 32, 4
+    value = (torch.rand(1, s, h, d) * 2 - 1).requires_grad_(backward)
+    loc = torch.rand(1, s, h, 3, p, 2).requires_grad_(backward)
+    attn = torch.rand(1, s, h, 3, p).requires_grad_(backward)
+    g = torch.rand(1, s, h * d)
+    if not backward:
+        def fwd():
+            with torch.no_grad():
+                ms_deform_attn_core_pytorch(value, shapes, loc, attn)
+        return fwd
+
+    def bwd():
+        for t in (value, loc, attn):
+            t.grad = None
+        ms_deform_attn_core_pytorch(value, shapes, loc, attn).backward(g)
+    return bwd
 
 
 

@@ -7,7 +7,7 @@ import Tensor
 /// `detr-bench ops`: engine kernels against PyTorch (scripts/bench/ops_ref.py, same shapes).
 struct OpsBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ops", abstract: "Engine kernels (GEMM, ResNet-50 convolutions, a DETR encoder layer, softmax, layer norm) vs PyTorch.")
+        commandName: "ops", abstract: "Engine kernels (GEMM, ResNet-50 convolutions, a DETR encoder layer, softmax, layer norm, deformable attention) vs PyTorch.")
 
     @OptionGroup var options: BenchOptions
 
@@ -81,6 +81,40 @@ struct OpsBench: ParsableCommand {
             let ln = LayerNorm(256)
             return { _ = withNoGrad { ln(x) } }
         })
+        out += deformableAttentionCases()
+        return out
+    }
+
+    /// Multi-scale deformable attention at Mask2Former's pixel-decoder size for a 512x512 image:
+    /// levels 64x64, 32x32, 16x16 (strides 8, 16, 32), a query per position, 8 heads of 32
+    /// channels, 4 points, batch 1. `msda-*` runs the fused kernels, `msda-reference-*` the
+    /// grid_sample composition; both against PyTorch's official pure version.
+    static func deformableAttentionCases() -> [BenchCase] {
+        let shapes: [(height: Int, width: Int)] = [(64, 64), (32, 32), (16, 16)]
+        let starts = [0, 4096, 5120], s = 5376, h = 8, d = 32, p = 4
+        var out: [BenchCase] = []
+        for backend in [DeformableAttentionBackend.fused, .reference] {
+            for backward in [false, true] {
+                let pass = backward ? "bwd" : "fwd"
+                let caseName = backend == .fused ? "msda-\(pass)" : "msda-reference-\(pass)"
+                out.append(BenchCase(name: caseName, reference: "torch", referenceScript: "ops_ref.py", referenceArguments: ["msda-\(pass)"]) {
+                    var rng = SplitMix64(seed: 6)
+                    let value = Tensor.uniform([1, s, h, d], low: -1, high: 1, using: &rng, requiresGrad: backward)
+                    let loc = Tensor.uniform([1, s, h, 3, p, 2], using: &rng, requiresGrad: backward)
+                    let attn = Tensor.uniform([1, s, h, 3, p], using: &rng, requiresGrad: backward)
+                    let g = Tensor.uniform([1, s, h * d], using: &rng)
+                    func run() -> Tensor {
+                        Tensor.msDeformAttn(value: value, spatialShapes: shapes, levelStartIndex: starts, samplingLocations: loc,
+                                            attentionWeights: attn, backend: backend)
+                    }
+                    if !backward { return { _ = withNoGrad(run) } }
+                    return {
+                        for t in [value, loc, attn] { t.grad = nil }
+                        run().backward(g)
+                    }
+                })
+            }
+        }
         return out
     }
 }
