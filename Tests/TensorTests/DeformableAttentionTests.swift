@@ -66,6 +66,10 @@ final class DeformableAttentionTests: XCTestCase {
         for (i, name) in ["output", "value gradient", "location gradient", "weight gradient"].enumerated() {
             assertAllClose(results[1][i], results[0][i].scalars, name)
         }
+        // Only the locations need a gradient (the kernel skips the value's): the same one.
+        let onlyLoc = Tensor(loc.scalars, shape: loc.shape, requiresGrad: true)
+        (run(v, shapes, onlyLoc, attn, .fused) * w).sum().backward()
+        XCTAssertEqual(onlyLoc.grad!.scalars, results[1][2].scalars)
     }
 
     func testGradientsAgainstFiniteDifferences() {

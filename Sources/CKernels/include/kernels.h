@@ -40,9 +40,8 @@ void detr_msda_forward(const detr_msda_geometry *g, const float *value, const fl
                        float *out, size_t first, size_t last);
 
 /// Backward for the (batch entry, head) pairs [first, last) of the B * H pairs, given the
-/// output gradient grad_out [B, Q, H * D]: accumulates into grad_value (zeroed by the caller;
-/// pairs own disjoint slices of it) and writes grad_loc and grad_attn. Any of the three may be
-/// NULL. At a coordinate exactly on a pixel centre the derivative is the one-sided one of
+/// output gradient grad_out [B, Q, H * D]: writes the pairs' slices of grad_value (disjoint),
+/// and their entries of grad_loc and grad_attn. Any of the three may be NULL. At a coordinate exactly on a pixel centre the derivative is the one-sided one of
 /// floor(), as in PyTorch's grid_sample.
 void detr_msda_backward(const detr_msda_geometry *g, const float *value, const float *loc, const float *attn,
                         const float *grad_out, float *grad_value, float *grad_loc, float *grad_attn,

@@ -70,7 +70,7 @@ extension Tensor {
             }
         }
         return Tensor.record(out, "ms_deform_attn", [value, locations, weights]) { grad in
-            let gv = value.requiresGrad ? Tensor.zeros(value.shape) : nil
+            let gv = value.requiresGrad ? Tensor.empty(value.shape) : nil
             let gl = locations.requiresGrad ? Tensor.empty(locations.shape) : nil
             let gw = weights.requiresGrad ? Tensor.empty(weights.shape) : nil
             let pg = grad.data, pgv = gv?.data, pgl = gl?.data, pgw = gw?.data
