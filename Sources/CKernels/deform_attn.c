@@ -47,17 +47,25 @@ static inline void bilinear_taps(float locx, float locy, int w, int h, taps_t *t
     }
 }
 
-DETR_CLONES
-void detr_msda_forward(const detr_msda_geometry *g, const float *value, const float *loc, const float *attn,
-                       float *out, size_t first, size_t last) {
-    const size_t H = g->heads, L = g->levels, P = g->points, D = g->channels;
+// A buffer of n floats (at least one), or abort when memory is exhausted (as the tensor allocator).
+static float *scratch(size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    if (!p) abort();
+    return p;
+}
+
+// The forward of rows [first, last) with D channels per head, each head summed in acc [D]. Inlined
+// with D = 32 (Deformable DETR's and Mask2Former's 256 / 8) and acc a local array, the sum stays
+// in vector registers: about 30% faster than summing into the output row.
+static inline __attribute__((always_inline)) void forward_rows(const detr_msda_geometry *g, const float *value,
+                                                               const float *loc, const float *attn, float *out,
+                                                               size_t first, size_t last, const size_t D, float *acc) {
+    const size_t H = g->heads, L = g->levels, P = g->points;
     const size_t pixel = H * D;  // stride between two positions of the value map
     for (size_t row = first; row < last; row++) {  // row = b * Q + q
         const size_t b = row / g->queries;
-        float *o = out + row * H * D;
-        memset(o, 0, H * D * sizeof(float));
         for (size_t h = 0; h < H; h++) {
-            float *oh = o + h * D;
+            for (size_t d = 0; d < D; d++) acc[d] = 0.0f;
             for (size_t l = 0; l < L; l++) {
                 const int hl = g->heights[l], wl = g->widths[l];
                 const float *vl = value + ((b * g->len_in + (size_t)g->starts[l]) * H + h) * D;
@@ -70,11 +78,25 @@ void detr_msda_forward(const detr_msda_geometry *g, const float *value, const fl
                         if (t.offset[k] < 0) continue;
                         const float c = a * t.weight[k];
                         const float *v = vl + (size_t)t.offset[k] * pixel;
-                        for (size_t d = 0; d < D; d++) oh[d] += c * v[d];
+                        for (size_t d = 0; d < D; d++) acc[d] += c * v[d];
                     }
                 }
             }
+            memcpy(out + (row * H + h) * D, acc, D * sizeof(float));
         }
+    }
+}
+
+DETR_CLONES
+void detr_msda_forward(const detr_msda_geometry *g, const float *value, const float *loc, const float *attn,
+                       float *out, size_t first, size_t last) {
+    if (g->channels == 32) {
+        float acc[32];
+        forward_rows(g, value, loc, attn, out, first, last, 32, acc);
+    } else {
+        float *acc = scratch(g->channels);
+        forward_rows(g, value, loc, attn, out, first, last, g->channels, acc);
+        free(acc);
     }
 }
 
@@ -88,9 +110,8 @@ void detr_msda_backward(const detr_msda_geometry *g, const float *value, const f
     // One head's value map and its gradient, contiguous ([S, D]): neighbouring taps are D floats
     // apart instead of H * D, and the pair's working set fits in a core's L2 at the pixel
     // decoder's size (about 20% faster than in place on random locations).
-    float *vs = malloc(S * D * sizeof(float));
-    float *gs = grad_value ? malloc(S * D * sizeof(float)) : NULL;
-    if (!vs || (grad_value && !gs)) abort();
+    float *vs = scratch(S * D);
+    float *gs = grad_value ? scratch(S * D) : NULL;
     for (size_t bh = first; bh < last; bh++) {
         const size_t b = bh / H, h = bh % H;
         for (size_t s = 0; s < S; s++) memcpy(vs + s * D, value + ((b * S + s) * H + h) * D, D * sizeof(float));

@@ -43,9 +43,14 @@ final class DeformableAttentionTests: XCTestCase {
     }
 
     func testFusedMatchesReference_BordersAndOutside() {
+        // 5 channels per head, and 32 (the kernel's own path for Mask2Former's 256 / 8).
+        for d in [5, 32] { compareFusedWithReference(channels: d) }
+    }
+
+    func compareFusedWithReference(channels d: Int) {
         // Power-of-two sizes so that every border coordinate below is exact in both paths.
         let shapes: Shapes = [(4, 8), (1, 2), (2, 4)]
-        let (v, loc, attn) = inputs(shapes, b: 2, q: 6, h: 3, d: 5, p: 4, seed: 1)
+        let (v, loc, attn) = inputs(shapes, b: 2, q: 6, h: 3, d: d, p: 4, seed: 1)
         // Pixel coordinates (loc * size - 0.5) on the borders: the map's edges, the first and last
         // pixel centres, -1 and size (the last coordinates where a tap touches the map), an
         // inner pixel centre, outside; the first 81 points take every (x, y) pair of them.
@@ -55,7 +60,7 @@ final class DeformableAttentionTests: XCTestCase {
             loc.data[2 * point + c] = (pixels[c == 0 ? point % 9 : point / 9] + 0.5) / size
         }
         var rng = SplitMix64(seed: 2)
-        let w = Tensor.uniform([2, 6, 15], low: -1, high: 1, using: &rng)
+        let w = Tensor.uniform([2, 6, 3 * d], low: -1, high: 1, using: &rng)
         var results: [[Tensor]] = []
         for backend in [DeformableAttentionBackend.reference, .fused] {
             let xs = [v, loc, attn].map { Tensor($0.scalars, shape: $0.shape, requiresGrad: true) }
@@ -64,7 +69,7 @@ final class DeformableAttentionTests: XCTestCase {
             results.append([out] + xs.map { $0.grad! })
         }
         for (i, name) in ["output", "value gradient", "location gradient", "weight gradient"].enumerated() {
-            assertAllClose(results[1][i], results[0][i].scalars, name)
+            assertAllClose(results[1][i], results[0][i].scalars, "D = \(d): \(name)")
         }
         // Only the locations need a gradient (the kernel skips the value's): the same one.
         let onlyLoc = Tensor(loc.scalars, shape: loc.shape, requiresGrad: true)
