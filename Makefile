@@ -73,16 +73,19 @@ demo: release
 # Fuzz every reader (VOC XML, COCO JSON, lines, classes, images, safetensors, state.json) with
 # libFuzzer for FUZZ_SECONDS each; prints executions per target and findings (scripts/fuzz.sh).
 FUZZ_SECONDS ?= 60
+# make test fuzzes each reader briefly (a finding fails the test run).
+TEST_FUZZ_SECONDS ?= 8
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) scripts/fuzz.sh
 
-# Debug build for the suite; then the learning test (a few minutes of training) in release.
+# Debug build for the suite; a short fuzz of every reader; then the learning test (a few minutes of training) in release.
 # -enable-testing (two test files use @testable imports) in its own build folder, so that it does
 # not rebuild the release tools of `make demo`. OMP_WAIT_POLICY=PASSIVE: idle oneDNN
 # threads sleep instead of spinning against the loader thread (the tools set it themselves).
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
+	FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) SWIFT=$(SWIFT) scripts/fuzz.sh
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing --build-path .build/testing
 	OMP_WAIT_POLICY=PASSIVE $(SWIFT) test -c release --skip-build --build-path .build/testing --disable-swift-testing --filter LearningTests
 
