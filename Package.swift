@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Augment", targets: ["Augment"]),
         .library(name: "Eval", targets: ["Eval"]),
         .library(name: "Plots", targets: ["Plots"]),
+        .library(name: "Report", targets: ["Report"]),
         .library(name: "Model", targets: ["Model"]),
         .executable(name: "voc-annotation", targets: ["voc-annotation"]),
         .executable(name: "demo-data", targets: ["demo-data"]),
@@ -61,6 +62,8 @@ let package = Package(
         // detections on images, curves, charts and the VOC mAP report's figures.
         .target(name: "Eval", dependencies: ["Datasets"]),
         .target(name: "Plots", dependencies: ["Datasets", "Eval", "CCairo"]),
+        // The error analysis as one self-contained HTML page (figures from Plots embedded).
+        .target(name: "Report", dependencies: ["Datasets", "Eval", "Plots"]),
         .target(name: "Model", dependencies: ["NN", "Tensor"]),
         // The command-line plumbing of every tool: one-line errors, stdout/stderr lines,
         // progress bars, atomic text files and the option groups that need no model.
@@ -84,7 +87,8 @@ let package = Package(
             "Base", "Datasets", "Tensor", "NN", "Model", "Eval", "Plots", "Augment", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/detr-bench"),
         .executableTarget(name: "get-map", dependencies: [
-            "Base", "Datasets", "Eval", "Plots", "Model", "NN", "Pipeline", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Base", "Datasets", "Eval", "Plots", "Report", "Model", "NN", "Pipeline", "ToolSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/get-map"),
         .executableTarget(name: "detr-train", dependencies: [
             "Base", "Datasets", "Augment", "Eval", "Model", "NN", "Pipeline", "ToolSupport",
@@ -106,6 +110,7 @@ let package = Package(
         .testTarget(name: "AugmentTests", dependencies: ["Augment", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "EvalTests", dependencies: ["Eval", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PlotsTests", dependencies: ["Plots", "TestSupport"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Plots", "Eval", "Datasets", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Datasets", "Model", "NN", "Tensor", "Augment", "Eval", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ToolTests", dependencies: ["voc-annotation", "demo-data", "get-map", "detr-train", "predict", "detr-fuzz", "Datasets", "Model", "Pipeline", "TestSupport"]),

@@ -27,8 +27,8 @@ extension VOCAnnotation {
     }
 }
 
-/// Escapes the five XML special characters.
-func xmlEscape(_ s: String) -> String {
+/// Escapes the five XML special characters (also right for HTML text and quoted attributes).
+public func xmlEscape(_ s: String) -> String {
     var out = ""
     out.reserveCapacity(s.utf8.count)
     for c in s {

@@ -1,26 +1,46 @@
 import Datasets
 
 /// The error analysis of box detections beyond the mAP: the per-class table, the confusion
-/// matrix and TIDE's error breakdown, with the COCOeval result they were built beside.
+/// matrix and TIDE's error breakdown, the precision-recall and F1 curves and the images with
+/// the most errors, with the COCOeval result they were built beside.
 public struct DetectionAnalysis: Sendable {
     public var coco: COCOEvalResult
     public var perClass: PerClassTable
     public var confusion: ConfusionMatrix
     public var tide: TIDEResult
     public var categories: [COCOCategory]
+    /// Precision against recall at IoU 0.5 (COCOeval's precision array).
+    public var precisionRecall: ClassCurves
+    /// F1 against the score threshold at IoU 0.5.
+    public var f1: ClassCurves
+    /// Per image: false positives and negatives at IoU 0.5 and the score threshold.
+    public var images: [COCOImageCounts]
 
-    /// Runs COCOeval (`params`, once) and the three analyses on the same data. The per-class
-    /// precision, recall and F1 and the confusion matrix use `scoreThreshold`; the matrix
-    /// matches at `confusionIoU`; TIDE uses its own defaults (positive IoU 0.5, background 0.1).
+    /// Runs COCOeval (`params`, once) and the analyses on the same data. The per-class
+    /// precision, recall and F1, the per-image counts and the confusion matrix use
+    /// `scoreThreshold`; the matrix matches at `confusionIoU`; TIDE uses its own defaults
+    /// (positive IoU 0.5, background 0.1).
     public init(groundTruth gt: COCOInstances, results: [COCOResult], params: COCOEvalParams = COCOEvalParams(iouType: .bbox),
                 scoreThreshold: Double = 0.25, confusionIoU: Double = 0.45, threads: Int = 0) throws {
-        let (result, counts) = try COCOEvaluator(groundTruth: gt, results: results, params: params)
-            .runCounting(scoreThreshold: scoreThreshold, threads: threads)
-        coco = result
-        perClass = PerClassTable(result: result, counts: counts, categories: gt.categories, scoreThreshold: scoreThreshold)
+        let tally = try COCOEvaluator(groundTruth: gt, results: results, params: params)
+            .runTallying(scoreThreshold: scoreThreshold, threads: threads)
+        coco = tally.result
+        perClass = PerClassTable(result: tally.result, counts: tally.categories, categories: gt.categories, scoreThreshold: scoreThreshold)
         confusion = ConfusionMatrix(groundTruth: gt, results: results, scoreThreshold: scoreThreshold, iouThreshold: confusionIoU)
         tide = try TIDE.evaluate(groundTruth: gt, results: results)
         categories = gt.categories
+        precisionRecall = ClassCurves.precisionRecall(tally.result)
+        f1 = ClassCurves.f1(tally.scored)
+        images = tally.images
+    }
+
+    /// The `count` images with the most errors (false positives + false negatives), most first
+    /// (ties by image id); images without errors are left out.
+    public func worstImages(_ count: Int = 20) -> [COCOImageCounts] {
+        let sorted = images.filter { $0.errors > 0 }.sorted { a, b in
+            a.errors != b.errors ? a.errors > b.errors : a.imageId < b.imageId
+        }
+        return Array(sorted.prefix(max(0, count)))
     }
 
     /// The files of an analysis folder, name and contents: tide.json, per_class.csv,
@@ -31,13 +51,17 @@ public struct DetectionAnalysis: Sendable {
          ("confusion_normalised.csv", confusion.csv(categories: categories, normalised: true))]
     }
 
+    /// The sentence on why TIDE's AP differs from COCOeval's AP50.
+    public var tideDifference: String {
+        let ap50 = coco.stats.count > 1 ? coco.stats[1] * 100 : -1
+        return "TIDE's AP \(formatFixed(tide.ap, 2)) vs COCOeval's AP50 \(formatFixed(ap50, 2)): TIDE averages over every class "
+            + "with ground truth or detections (a class with detections but no ground truth counts as 0) where COCOeval "
+            + "averages only over classes with ground truth, and it matches greedily by score without area ranges."
+    }
+
     /// What the tools print: the per-class table, TIDE's summary and a line on why TIDE's AP
     /// differs from COCOeval's AP50.
     public var summaryText: String {
-        let ap50 = coco.stats.count > 1 ? coco.stats[1] * 100 : -1
-        return perClass.text + "\nTIDE errors (tidecv's rules, IoU 0.5)\n" + tide.summaryText
-            + "TIDE's AP \(formatFixed(tide.ap, 2)) vs COCOeval's AP50 \(formatFixed(ap50, 2)): TIDE averages over every class "
-            + "with ground truth or detections (a class with detections but no ground truth counts as 0) where COCOeval "
-            + "averages only over classes with ground truth, and it matches greedily by score without area ranges.\n"
+        perClass.text + "\nTIDE errors (tidecv's rules, IoU 0.5)\n" + tide.summaryText + tideDifference + "\n"
     }
 }

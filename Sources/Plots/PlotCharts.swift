@@ -6,6 +6,7 @@ struct PlotSeries {
     var y: [Double]
     var color: PlotColor
     var marker: PlotCanvas.Marker?
+    var width: Double = 1.5
 }
 
 /// A line chart in the style of matplotlib's default figure (640x480): axes box, ticks,
@@ -70,16 +71,22 @@ struct LineChart {
         }
         for s in series where !s.x.isEmpty {
             let pts = zip(s.x, s.y).map { (px($0.0), py($0.1)) }
-            canvas.polyline(pts, color: s.color)
+            canvas.polyline(pts, color: s.color, width: s.width)
             if let m = s.marker {
                 for p in pts { canvas.marker(m, at: p, size: 6, color: s.color) }
             }
         }
         canvas.unclip()
         canvas.rectangle(left, top, plotW, plotH, stroke: .black, lineWidth: 1)
+        // The legend's box fits its longest label, inside the upper right corner.
+        let legendW = (legend.map { canvas.textWidth($0.label, size: 11) }.max() ?? 0) + 44
+        if !legend.isEmpty {
+            canvas.rectangle(left + plotW - legendW - 8, top + 6, legendW, 18 * Double(legend.count) + 4,
+                             fill: .white, stroke: .lightGray)
+        }
         for (i, entry) in legend.enumerated() {
             let y = top + 16 + 18 * Double(i)
-            let x = left + plotW - 150
+            let x = left + plotW - legendW
             canvas.line(x, y, x + 24, y, color: entry.color, width: 2)
             canvas.text(entry.label, x: x + 30, y: y, size: 11)
         }
@@ -92,11 +99,13 @@ struct LineChart {
     }
 }
 
-/// One bar of a `BarChart`: a label, a value and the text written after the bar.
+/// One bar of a `BarChart`: a label, a value, the text written after the bar and its colour
+/// (nil: the chart's).
 struct PlotBar {
     var label: String
     var value: Double
     var text: String
+    var color: PlotColor? = nil
 }
 
 /// A horizontal bar chart like the reference's draw_plot_func: bars sorted by value, the
@@ -107,10 +116,12 @@ struct BarChart {
     var xLabel: String
     var color: PlotColor
     var bars: [PlotBar]
+    /// Draw the bars top to bottom in their given order instead of sorted by value.
+    var keepOrder = false
 
     func render(minWidth: Int = 640, minHeight: Int = 480) -> PlotCanvas {
         // Sort ascending (stable), then draw from the top: the largest value first.
-        let sorted = bars.enumerated().sorted { a, b in
+        let sorted = keepOrder ? Array(bars.reversed()) : bars.enumerated().sorted { a, b in
             a.element.value != b.element.value ? a.element.value < b.element.value : a.offset < b.offset
         }.map(\.element)
         let probe = PlotCanvas(width: 1, height: 1)
@@ -139,9 +150,10 @@ struct BarChart {
         for (i, bar) in sorted.reversed().enumerated() {
             let yc = top + slot * (Double(i) + 0.5)
             let h = min(slot * 0.8, 14)
-            canvas.rectangle(left, yc - h / 2, max(0, px(bar.value) - left), h, fill: color)
+            let fill = bar.color ?? color
+            canvas.rectangle(left, yc - h / 2, max(0, px(bar.value) - left), h, fill: fill)
             canvas.text(bar.label, x: left - 8, y: yc, size: 12, align: .right)
-            canvas.text(bar.text, x: px(bar.value) + 2, y: yc, size: 11, color: color, bold: true)
+            canvas.text(bar.text, x: px(bar.value) + 2, y: yc, size: 11, color: fill, bold: true)
         }
         canvas.rectangle(left, top, plotW, plotH, stroke: .black, lineWidth: 1)
         for (i, line) in title.enumerated() {

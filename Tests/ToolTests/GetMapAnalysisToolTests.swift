@@ -21,7 +21,24 @@ final class GetMapAnalysisToolTests: XCTestCase {
         let confusion = try String(contentsOfFile: dir + "/confusion.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(confusion.first, "predicted\\true,circle,square,triangle,star,background")
         XCTAssertEqual(confusion.count, 6)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/confusion_normalised.csv"))
+        for name in ["confusion_normalised.csv", "pr_curve.png", "f1_curve.png", "confusion_matrix.png", "tide_errors.png"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/" + name), name)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/report.html"))
+
+        // --report: the page beside the files, the worst images as ids and counts without --images.
+        let report = try ToolRunner.run("get-map", ["coco", "--gt", cases + "/tide-generated_gt.json",
+                                                    "--dt", cases + "/tide-generated_dt.json", "--analysis", dir, "--report"])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("id=\"worst-images\""))
+        XCTAssertFalse(html.contains("data:image/jpeg"))
+        for (args, message) in [(["--report"], "--report needs --analysis"), (["--analysis", dir, "--images", dir], "--images goes with --report"),
+                                (["--analysis", dir, "--report", "--images", dir + "/absent"], "no such folder")] {
+            let bad = try ToolRunner.run("get-map", ["coco", "--gt", cases + "/tide-generated_gt.json", "--dt", cases + "/tide-generated_dt.json"] + args)
+            XCTAssertNotEqual(bad.status, 0, "\(args)")
+            XCTAssertTrue(bad.stderr.contains(message), bad.stderr)
+        }
 
         let segm = try ToolRunner.run("get-map", ["coco", "--gt", cases + "/tide-generated_gt.json", "--dt", cases + "/tide-generated_dt.json",
                                                   "--iou-type", "segm", "--analysis", dir])

@@ -132,6 +132,14 @@ final class GetMapModelToolTests: XCTestCase {
         XCTAssertEqual(m4.status, 0, m4.stderr)
         XCTAssertTrue(m4.stdout.contains(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = "), m4.stdout)
         XCTAssertTrue(m4.stdout.contains(" Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=100 ] = "), m4.stdout)
+        // Mode 4 with the report, the worst images drawn from the devkit's JPEGImages.
+        let analysis = work + "/analysis"
+        let r4 = try ToolRunner.run("get-map", [f.checkpoint, "--mode", "4", "--analysis", analysis, "--report",
+                                                "--images", f.devkit + "/VOC2007/JPEGImages"] + common, in: work)
+        XCTAssertEqual(r4.status, 0, r4.stderr)
+        let page = try read(analysis + "/report.html")
+        XCTAssertTrue(page.contains("data:image/jpeg;base64,"), "no worst image drawn")
+        XCTAssertFalse(page.contains(": not shown ("))
 
         // Detections = ground truth (score 1): mode 3 gives 1.000, mode 4 an AP of 1.000.
         for id in f.testIDs {

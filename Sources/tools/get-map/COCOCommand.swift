@@ -63,7 +63,7 @@ struct COCOCommand: ParsableCommand {
             for block in [result.summaryText, result.perCategoryTable(gtData.categories)] where !block.isEmpty {
                 ToolIO.say(block.hasSuffix("\n") ? String(block.dropLast()) : block)
             }
-            try analysis.report(details)
+            try analysis.report(details, groundTruth: gtData, results: results.results)
             ToolIO.say("Time elapsed: \(String(format: "%.2f", Date().timeIntervalSince(start))) seconds")
             if let json { try writeText(result.jsonReport(gtData.categories), to: json) }
         }
@@ -85,7 +85,7 @@ struct COCOCommand: ParsableCommand {
         for block in [result.summaryText, result.perCategoryTable(data.groundTruth.categories)] where !block.isEmpty {
             ToolIO.say(block.hasSuffix("\n") ? String(block.dropLast()) : block)
         }
-        try analysis.report(details)
+        try analysis.report(details, groundTruth: data.groundTruth, results: data.results)
         if let json { try writeText(result.jsonReport(data.groundTruth.categories), to: json) }
     }
 }
