@@ -4,7 +4,8 @@
 # Both install missing Debian packages first (apt-get; needs root or sudo).
 
 SWIFT ?= swift
-DEB_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libdeflate-dev libxml2-dev libcairo2-dev libdnnl-dev pkg-config
+# chromium-headless-shell: the test that opens get-map's report.html in a real browser.
+DEB_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libdeflate-dev libxml2-dev libcairo2-dev libdnnl-dev pkg-config chromium-headless-shell
 DEMO_DIR ?= demo
 DEMO_IMAGES ?= 1200
 SEED ?= 0
