@@ -78,7 +78,7 @@ public struct AnalysisReport {
         let rows = analysis.perClass.rows
         var out = "<p class=\"note\">AP, AP50 and AP75 from COCOeval (percent); precision, recall and F1 of the detections "
             + "scored above \(analysis.perClass.scoreThreshold) at IoU 0.5. Click a header to sort.</p>\n"
-        out += "<table id=\"per-class-table\" class=\"sortable\"><thead><tr>"
+        out += "<div class=\"scroll\"><table id=\"per-class-table\" class=\"sortable\"><thead><tr>"
             + ["category", "AP", "AP50", "AP75", "P", "R", "F1", "GT", "dets", "TP", "FP"].map { "<th>\($0)</th>" }.joined()
             + "</tr></thead><tbody>\n"
         for r in rows {
@@ -90,7 +90,7 @@ public struct AnalysisReport {
                 + ratio(c.precision) + ratio(c.recall) + ratio(c.f1)
                 + count(c.groundTruths) + count(c.detections) + count(c.truePositives) + count(c.falsePositives) + "</tr>\n"
         }
-        return out + "</tbody></table>\n"
+        return out + "</tbody></table></div>\n"
     }
 
     /// TIDE's bars and its numbers.

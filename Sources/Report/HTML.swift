@@ -32,6 +32,8 @@ enum HTML {
     table.sortable th{cursor:pointer;user-select:none;background:#f4f6f8}
     table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}
     table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
+    .scroll{max-height:460px;overflow:auto;display:inline-block;border:1px solid #eee}
+    .scroll thead th{position:sticky;top:0}
     img.figure{max-width:100%;border:1px solid #eee;margin:6px 0}
     .figures{display:flex;flex-wrap:wrap;gap:12px}.figures img{max-width:540px}
     .worst{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:14px}
