@@ -35,8 +35,9 @@ release: deps
 # split it and write the lists (voc-annotation), train the demo's detector from scratch for a
 # fixed number of epochs (detr-train; the time limit is only a guard), compute the VOC mAP of
 # the best checkpoint on the held-out test split (get-map, with the per-class AP and the COCO
-# mAP50:95 of the same detections) and draw its detections on the test images (predict). Ends
-# with the lines `mAP50 = 0.xxx`, `mAP50:95 = 0.xxx` and `pictures: <folder>`.
+# mAP50:95 of the same detections, and the error analysis with its report.html) and draw its
+# detections on the test images (predict). Ends with the lines `mAP50 = 0.xxx`,
+# `mAP50:95 = 0.xxx`, `error analysis: <report.html>` and `pictures: <folder>`.
 # The recipe is the winner of the convergence study (docs/convergence.md, `detr-bench converge`):
 # Conditional DETR with Group DETR query groups on stride-16 ResNet-18 features, sigmoid focal
 # loss, AdamW 2e-4 for every parameter, horizontal flips.
@@ -59,6 +60,8 @@ demo: release
 		--seed $(SEED) $(DEMO_TRAIN_FLAGS)
 	cd $(DEMO_DIR) && $(BIN)/get-map logs/best --devkit VOCdevkit --split test --mode 0 --out map_out | tee get-map.log
 	cd $(DEMO_DIR) && $(BIN)/get-map logs/best --devkit VOCdevkit --split test --mode 4 --out map_out > get-map-coco.log
+	cd $(DEMO_DIR) && $(BIN)/get-map logs/best --devkit VOCdevkit --split test --mode 4 --out map_out \
+		--analysis analysis --report --images VOCdevkit/VOC2007/JPEGImages > get-map-analysis.log
 	mkdir -p $(DEMO_DIR)/test_images
 	for id in $$(cat $(DEMO_DIR)/VOCdevkit/VOC2007/ImageSets/Main/test.txt); do \
 	  ln -sf ../VOCdevkit/VOC2007/JPEGImages/$$id.jpg $(DEMO_DIR)/test_images/$$id.jpg; done
@@ -69,6 +72,7 @@ demo: release
 	@sed -n '/^category/,$$p' $(DEMO_DIR)/get-map-coco.log | grep -v '^Get map' | sed 's/^/  /'
 	@grep -E '^mAP@0\.50 = ' $(DEMO_DIR)/get-map.log | tail -n 1 | sed 's/^mAP@0\.50 = /mAP50 = /'
 	@grep -E 'Average Precision.*IoU=0.50:0.95 \| area=   all' $(DEMO_DIR)/get-map-coco.log | sed -E 's/.*= ([0-9.-]+)$$/mAP50:95 = \1/'
+	@echo "error analysis: $(DEMO_DIR)/analysis/report.html"
 	@echo "pictures: $(DEMO_DIR)/img_out"
 
 # Fuzz every reader (VOC XML, COCO JSON, lines, classes, images, safetensors, state.json) with
