@@ -111,7 +111,10 @@ extension VOCDevkit {
                                                 message: "decoded size \(img.width)x\(img.height) differs from the XML size \(s.width)x\(s.height)")
                     }
                 } catch {
-                    problem = ImageMismatch(id: item.id, imagePath: item.image, message: "\(error)")
+                    // The report prints the path before the message: keep the reason only.
+                    let text = "\(error)", prefix = item.image + ": "
+                    problem = ImageMismatch(id: item.id, imagePath: item.image,
+                                            message: text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text)
                 }
                 if let problem {
                     lock.wait()

@@ -19,7 +19,7 @@ public enum Checkpoint {
             try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
             try SafeTensors.write(model, to: tmp.appendingPathComponent(modelFile).path)
             if let optimizer { try SafeTensors.write(optimizer, to: tmp.appendingPathComponent(optimizerFile).path) }
-            try state.write(to: tmp.appendingPathComponent(stateFile))
+            try SafeTensors.writeAtomically(state, to: tmp.appendingPathComponent(stateFile).path)
             if fm.fileExists(atPath: url.path) {
                 // One atomic swap of the two folders (Linux renameat2 RENAME_EXCHANGE): a kill at
                 // any moment leaves either the old or the new checkpoint under the name. Where the
@@ -36,6 +36,12 @@ public enum Checkpoint {
             } else {
                 try fm.moveItem(at: tmp, to: url)
             }
+        } catch let SafeTensorsError.unwritable(path, reason) {
+            // Name the checkpoint's file, not the temporary folder (which is removed).
+            try? fm.removeItem(at: tmp)
+            let file = URL(fileURLWithPath: path).lastPathComponent
+            throw SafeTensorsError.unwritable(path: url.appendingPathComponent(file).path,
+                                              reason: "\(reason); \(folder) was left as it was")
         } catch let e as SafeTensorsError {
             try? fm.removeItem(at: tmp)
             throw e

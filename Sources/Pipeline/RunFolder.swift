@@ -63,6 +63,28 @@ struct RunFolder {
         try appendLine(try record.jsonLine(), to: FileIO.join(path, "epochs.jsonl"))
     }
 
+    /// Drops the log entries of epochs after `epoch` (1-based), which a run killed, or stopped
+    /// by a failed checkpoint write, logged without saving its checkpoint: the resumed run
+    /// trains those epochs again and logs them once. `epochs.jsonl` is written last of the
+    /// four, so its lines say which epochs were logged completely.
+    func keepLogs(throughEpoch epoch: Int) throws {
+        let jsonl = FileIO.join(path, "epochs.jsonl")
+        guard let text = try? String(contentsOfFile: jsonl, encoding: .utf8) else { return }
+        let objects = text.split(separator: "\n").map { line in
+            (line, (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:])
+        }
+        let kept = objects.filter { (($0.1["epoch"] as? Int) ?? 0) <= epoch }
+        let counts = [("epochs.jsonl", kept.count), ("epoch_loss.txt", kept.count),
+                      ("epoch_val_loss.txt", kept.filter { $0.1["val_loss"] != nil }.count),
+                      ("epoch_map.txt", kept.filter { $0.1["ap50"] != nil }.count)]
+        for (name, count) in counts {
+            let file = FileIO.join(path, name)
+            guard let lines = (try? String(contentsOfFile: file, encoding: .utf8))?.split(separator: "\n"),
+                  lines.count > count else { continue }
+            try writeText(lines.prefix(count).map { $0 + "\n" }.joined(), to: file)
+        }
+    }
+
     /// The folder name of an epoch's numbered checkpoint (`ep002-loss1.234-val_loss1.456`).
     static func checkpointName(_ record: EpochRecord) -> String {
         String(format: "ep%03d-loss%.3f-val_loss%.3f", record.epoch + 1, record.trainLoss, record.valLoss ?? .nan)

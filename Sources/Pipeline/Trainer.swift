@@ -91,6 +91,7 @@ public final class Trainer {
             runDirectory = RunFolder.newPath(in: options.saveDir)
         }
         folder = RunFolder(path: runDirectory, options: options)
+        if checkpoint != nil { try folder.keepLogs(throughEpoch: startEpoch) }
         bundle.state.runDirectory = runDirectory
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import XCTest
 
 /// Runs the package's executables (built next to the test bundle) and collects their output.
 enum ToolRunner {
@@ -17,11 +18,18 @@ enum ToolRunner {
     }
 
     /// Runs `tool args` in `dir` (the test's own working directory when nil); stdout and
-    /// stderr go to files (no pipe can fill up and block).
-    static func run(_ tool: String, _ args: [String], in dir: String? = nil) throws -> Result {
+    /// stderr go to files (no pipe can fill up and block). `fileSizeLimitKiB` runs it under
+    /// `ulimit -f` (RLIMIT_FSIZE) with SIGXFSZ ignored: a write past the limit fails with
+    /// EFBIG, as on a full disk.
+    static func run(_ tool: String, _ args: [String], in dir: String? = nil, fileSizeLimitKiB: Int? = nil) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binDirectory + "/" + tool)
-        p.arguments = args
+        if let kib = fileSizeLimitKiB {
+            p.executableURL = URL(fileURLWithPath: "/bin/bash")
+            p.arguments = ["-c", "ulimit -f \(kib) && trap '' XFSZ && exec \"$0\" \"$@\"", binDirectory + "/" + tool] + args
+        } else {
+            p.executableURL = URL(fileURLWithPath: binDirectory + "/" + tool)
+            p.arguments = args
+        }
         if let dir { p.currentDirectoryURL = URL(fileURLWithPath: dir) }
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("tool-\(UUID().uuidString)")
         let outURL = tmp.appendingPathExtension("out"), errURL = tmp.appendingPathExtension("err")
@@ -41,5 +49,17 @@ enum ToolRunner {
         return Result(status: p.terminationStatus,
                       stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
                       stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    }
+}
+
+extension XCTestCase {
+    /// A generated shapes VOCdevkit in `dir` (demo-data), split and listed by voc-annotation
+    /// (2007_train.txt, 2007_val.txt, classes.txt).
+    func makeShapesLists(in dir: String, images: Int, minSide: Int, maxSide: Int, seed: Int) throws {
+        var r = try ToolRunner.run("demo-data", ["--output", ".", "--images", "\(images)", "--min-side", "\(minSide)",
+                                                 "--max-side", "\(maxSide)", "--seed", "\(seed)"], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try ToolRunner.run("voc-annotation", ["VOCdevkit", "--classes", "classes.txt", "--seed", "\(seed)"], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
     }
 }
