@@ -84,10 +84,17 @@ public struct COCOEvaluator: Sendable {
         let nCatBuckets = categoryIds.count * I
         let iouType = params.iouType
 
-        // Ground truth, validated for the fields this iouType needs.
+        // Ground truth, validated for the fields this iouType needs. pycocotools selects
+        // annotations by their image and category, then reads them by id (loadAnns): an id that
+        // repeats reads as the last annotation with that id (`loaded`), in that one's bucket.
+        var lastWithId: [Int64: Int] = [:]
+        for (n, a) in gt.annotations.enumerated() { lastWithId[a.id] = n }
+        let loaded = gt.annotations.map { lastWithId[$0.id]! }
         var gtBucket = [Int32](repeating: -1, count: gt.annotations.count)
-        for (n, a) in gt.annotations.enumerated() {
-            guard let i = imageIndex[a.imageId], let k = catIndex[a.categoryId] else { continue }
+        for (n, selected) in gt.annotations.enumerated() {
+            let a = gt.annotations[loaded[n]]
+            guard imageIndex[selected.imageId] != nil, catIndex[selected.categoryId] != nil,
+                  let i = imageIndex[a.imageId], let k = catIndex[a.categoryId] else { continue }
             if iouType == .bbox && a.bbox == nil { throw COCOEvalError.missingField(what: "ground-truth annotation", index: n, field: "bbox") }
             if iouType == .segm && a.segmentation == nil {
                 throw COCOEvalError.missingField(what: "ground-truth annotation", index: n, field: "segmentation")
@@ -101,7 +108,8 @@ public struct COCOEvaluator: Sendable {
             if !resultsAreBoxes && r.segmentation == nil { throw COCOEvalError.missingField(what: "result", index: n, field: "segmentation") }
             dtBucket[n] = k * Int32(I) + i
         }
-        let (gs, gi) = Self.countingSort(gtBucket, buckets: nCatBuckets)
+        var (gs, gi) = Self.countingSort(gtBucket, buckets: nCatBuckets)
+        gi = gi.map { Int32(loaded[Int($0)]) }
         var (ds, di) = Self.countingSort(dtBucket, buckets: nCatBuckets)
         if !params.useCats {
             // One bucket per image: categories in sorted-id order, then file order.

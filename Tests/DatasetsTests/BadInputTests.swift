@@ -36,6 +36,23 @@ final class BadInputTests: XCTestCase {
         assertThrowsNaming(dir + "/missing.jpg", "cannot read") { _ = try ImageIO.load(dir + "/missing.jpg") }
     }
 
+    /// EXIF orientation is not applied, as PIL's Image.open(f).convert('RGB') in the reference
+    /// scripts: a JPEG marked "rotate 90" (orientation 6) decodes to its stored pixels and size.
+    func testEXIFOrientation_IsIgnoredAsPILOpenDoes() throws {
+        let dir = try makeTemporaryDirectory()
+        let jpeg = try FileIO.readBytes(TestPaths.fixtures() + "/images/baseline.jpg")
+        // APP1 "Exif": a big-endian TIFF header and one IFD entry, Orientation (0x0112) = 6.
+        let tiff: [UInt8] = [0x4D, 0x4D, 0, 0x2A, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0]
+        let app1: [UInt8] = [0xFF, 0xE1, 0, UInt8(2 + 6 + tiff.count)] + Array("Exif".utf8) + [0, 0] + tiff
+        let rotated = try write(dir, "rotated.jpg", Array(jpeg.prefix(2)) + app1 + Array(jpeg.dropFirst(2)))
+        let plain = try ImageIO.load(TestPaths.fixtures() + "/images/baseline.jpg")
+        let img = try ImageIO.load(rotated)
+        XCTAssertEqual([img.width, img.height], [plain.width, plain.height])
+        XCTAssertEqual(img.pixels, plain.pixels)
+        let size = try ImageIO.size(ofFile: rotated)
+        XCTAssertEqual([size.width, size.height], [plain.width, plain.height])
+    }
+
     func testBadXML() throws {
         let dir = try makeTemporaryDirectory()
         let box = "<bndbox><xmin>1</xmin><ymin>2</ymin><xmax>3</xmax><ymax>4</ymax></bndbox>"
