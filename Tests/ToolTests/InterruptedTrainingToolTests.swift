@@ -64,31 +64,32 @@ final class InterruptedTrainingToolTests: XCTestCase {
     /// A checkpoint write that fails half-way (RLIMIT_FSIZE below the model file's size): one
     /// line naming the checkpoint file and the system's reason, exit 1, the previous checkpoint
     /// byte-for-byte intact, no temporary files left; a resume with room continues from it.
+    /// The run folder's path holds a space.
     func testCheckpointWriteFailure_KeepsThePreviousCheckpoint() throws {
         let dir = try makeTemporaryDirectory("fsize")
         try makeShapesLists(in: dir, images: 6, minSide: 64, maxSide: 64, seed: 5)
-        var r = try ToolRunner.run("detr-train", ["2007_train.txt", "--epochs", "1"] + Self.tiny, in: dir)
+        var r = try ToolRunner.run("detr-train", ["2007_train.txt", "--epochs", "1", "--save-dir", "run logs"] + Self.tiny, in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
         let names = [Checkpoint.modelFile, Checkpoint.optimizerFile, Checkpoint.stateFile]
-        let before = try names.map { try Data(contentsOf: URL(fileURLWithPath: "\(dir)/logs/last/\($0)")) }
-        let run = try FileManager.default.destinationOfSymbolicLink(atPath: dir + "/logs/last").components(separatedBy: "/")[0]
+        let before = try names.map { try Data(contentsOf: URL(fileURLWithPath: "\(dir)/run logs/last/\($0)")) }
+        let run = try FileManager.default.destinationOfSymbolicLink(atPath: dir + "/run logs/last").components(separatedBy: "/")[0]
 
         // model.safetensors is about 11 MB: the limit lets the logs through and stops it half-way.
-        r = try ToolRunner.run("detr-train", ["--resume", "logs/last", "--epochs", "2"], in: dir, fileSizeLimitKiB: 4096)
+        r = try ToolRunner.run("detr-train", ["--resume", "run logs/last", "--epochs", "2"], in: dir, fileSizeLimitKiB: 4096)
         XCTAssertEqual(r.status, 1, r.stdout)
         let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("detr-train: ") && !$0.contains("resuming") }
         XCTAssertEqual(lines.count, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains("/\(run)/") && r.stderr.contains(Checkpoint.modelFile + ": cannot write")
                       && r.stderr.contains("File too large") && !r.stderr.contains(".tmp-"), r.stderr)
-        let after = try names.map { try Data(contentsOf: URL(fileURLWithPath: "\(dir)/logs/last/\($0)")) }
+        let after = try names.map { try Data(contentsOf: URL(fileURLWithPath: "\(dir)/run logs/last/\($0)")) }
         XCTAssertEqual(before, after, "the previous checkpoint changed")
-        let left = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/logs/\(run)").filter { $0.contains(".tmp-") }
+        let left = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/run logs/\(run)").filter { $0.contains(".tmp-") }
         XCTAssertEqual(left, [])
 
-        r = try ToolRunner.run("detr-train", ["--resume", "logs/last", "--epochs", "2"], in: dir)
+        r = try ToolRunner.run("detr-train", ["--resume", "run logs/last", "--epochs", "2"], in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(try ModelBundle.load(dir + "/logs/last").state.epoch, 2)
-        let losses = try String(contentsOfFile: "\(dir)/logs/\(run)/epoch_loss.txt", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(try ModelBundle.load(dir + "/run logs/last").state.epoch, 2)
+        let losses = try String(contentsOfFile: "\(dir)/run logs/\(run)/epoch_loss.txt", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(losses.count, 2, "\(losses)")
     }
 }
