@@ -65,6 +65,7 @@ public struct COCOInstances: Equatable, Sendable {
         }
         try s.expectEnd()
         if !sawImages { throw COCOError.invalidField(path: path, field: "images", reason: "missing") }
+        warnings.addRepeatedAnnotationIds(out.annotations, path: path)
         out.warnings = warnings.lines
         return out
     }
@@ -302,18 +303,6 @@ public struct COCOInstances: Equatable, Sendable {
         default:
             throw COCOError.invalidField(path: s.path, field: field(), reason: "expected polygons or an RLE object")
         }
-    }
-}
-
-/// Warning lines, with repeats of the same kind summarised after the first few.
-struct COCOWarnings {
-    private var kept: [String] = []
-    var suppressed = 0
-
-    var lines: [String] { suppressed == 0 ? kept : kept + ["... and \(suppressed) more warnings"] }
-
-    mutating func add(_ line: String) {
-        if kept.count < 20 { kept.append(line) } else { suppressed += 1 }
     }
 }
 

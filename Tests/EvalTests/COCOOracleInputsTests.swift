@@ -54,6 +54,14 @@ final class COCOOracleInputsTests: XCTestCase {
         let expected = [0.39564356435643566, 0.6326732673267327, 0.29455445544554454, 0.3199009900990099, 0.7999999999999999, -1.0,
                         0.325, 0.525, 0.525, 0.45, 0.8, -1.0]
         assertStats(try stats(gt, dt), expected, tolerance: 1e-12, "repeated annotation id")
+        // The reader warns, naming both indices.
+        let text = """
+        {"images": [{"id": 1, "width": 9, "height": 9}], "categories": [{"id": 1, "name": "a"}], "annotations": [
+         {"id": 5, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2]}, {"id": 5, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}]}
+        """
+        let warnings = try COCOInstances.parse(Array(text.utf8), path: "gt.json").warnings
+        XCTAssertEqual(warnings.count, 1, "\(warnings)")
+        XCTAssertTrue(warnings.first?.hasPrefix("gt.json: annotations[1].id: 5 repeats annotations[0].id") ?? false, "\(warnings)")
     }
 
     /// `[]`: no results, every AP 0 (pycocotools' loadRes fails on an empty list; the reference
