@@ -55,8 +55,8 @@ let package = Package(
         // The seeded generator and process set-up that every tool shares, with no dependency.
         .target(name: "Base"),
         .target(name: "Tensor", dependencies: ["Base", "COpenBLAS", "CDNNL", "CKernels"]),
-        .target(name: "NN", dependencies: ["Tensor", "CDeflate"]),
-        .target(name: "Datasets", dependencies: ["CImageShim", "CXML2"]),
+        .target(name: "NN", dependencies: ["Base", "Tensor", "CDeflate"]),
+        .target(name: "Datasets", dependencies: ["Base", "CImageShim", "CXML2"]),
         .target(name: "Augment", dependencies: ["Base", "Datasets", "Tensor"]),
         // Evaluation is computation only; Plots draws (Cairo) what the data and Eval hold:
         // detections on images, curves, charts and the VOC mAP report's figures.

@@ -1,3 +1,4 @@
+import Base
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -56,33 +57,13 @@ public enum FileIO {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Writes `bytes` to `path` atomically.
+    /// Writes `bytes` to `path` atomically (`AtomicFile`): `path` keeps its old contents when
+    /// the write fails.
     public static func writeAtomically(_ path: String, bytes: some Collection<UInt8>) throws {
-        let tmp = path + ".tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        if fd < 0 { throw DatasetError.unwritableFile(path: path, reason: errnoString()) }
-        let array = Array(bytes)
-        var done = 0
-        while done < array.count {
-            let n = array.withUnsafeBytes { buf in write(fd, buf.baseAddress! + done, buf.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let reason = errnoString()
-                close(fd)
-                unlink(tmp)
-                throw DatasetError.unwritableFile(path: path, reason: reason)
-            }
-            done += n
-        }
-        if close(fd) != 0 {
-            let reason = errnoString()
-            unlink(tmp)
-            throw DatasetError.unwritableFile(path: path, reason: reason)
-        }
-        if rename(tmp, path) != 0 {
-            let reason = errnoString()
-            unlink(tmp)
-            throw DatasetError.unwritableFile(path: path, reason: reason)
+        do {
+            try Array(bytes).withUnsafeBytes { try AtomicFile.write($0, to: path) }
+        } catch let e as AtomicWriteError {
+            throw DatasetError.unwritableFile(path: path, reason: e.reason)
         }
     }
 

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Tensor
 
@@ -151,34 +152,14 @@ public enum SafeTensors {
         try writeAtomically(encode(tensors, metadata: metadata, dtype: dtype), to: path)
     }
 
-    /// Writes `data` to `<path>.tmp-<pid>`, then renames it to `path`; a failed write (disk full,
-    /// file size limit) removes the temporary file, leaves `path` as it was and throws
-    /// `.unwritable` with the system's reason ("No space left on device", "File too large").
+    /// Writes `data` atomically (`AtomicFile`): a failed write (disk full, file size limit)
+    /// leaves `path` as it was and throws `.unwritable` with the failing call and the system's
+    /// reason ("write: File too large").
     public static func writeAtomically(_ data: Data, to path: String) throws {
-        let tmp = path + ".tmp-\(getpid())"
-        func fail(_ call: String) -> SafeTensorsError {
-            let reason = String(cString: strerror(errno))
-            unlink(tmp)
-            return .unwritable(path: path, reason: "\(call): \(reason)")
+        do {
+            try data.withUnsafeBytes { try AtomicFile.write($0, to: path) }
+        } catch let e as AtomicWriteError {
+            throw SafeTensorsError.unwritable(path: path, reason: "\(e.call): \(e.reason)")
         }
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw fail("open") }
-        let failed: Bool = data.withUnsafeBytes { buf in
-            var done = 0
-            while done < buf.count {
-                let n = Foundation.write(fd, buf.baseAddress! + done, buf.count - done)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return true }
-                done += n
-            }
-            return false
-        }
-        if failed {
-            let error = fail("write")
-            close(fd)
-            throw error
-        }
-        guard close(fd) == 0 else { throw fail("close") }
-        guard rename(tmp, path) == 0 else { throw fail("rename") }
     }
 }
