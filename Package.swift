@@ -84,10 +84,11 @@ let package = Package(
             "Base", "Datasets", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/demo-data"),
         .executableTarget(name: "detr-bench", dependencies: [
-            "Base", "Datasets", "Tensor", "NN", "Model", "Eval", "Plots", "Augment", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Base", "Datasets", "Tensor", "NN", "Model", "Eval", "Plots", "Augment", "Pipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/detr-bench"),
         .executableTarget(name: "get-map", dependencies: [
-            "Base", "Datasets", "Eval", "Plots", "Report", "Model", "NN", "Pipeline", "ToolSupport",
+            "Base", "Datasets", "Eval", "Plots", "Report", "Model", "NN", "Tensor", "Pipeline", "ToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tools/get-map"),
         .executableTarget(name: "detr-train", dependencies: [

@@ -37,9 +37,12 @@ public final class MultiheadAttention: Module {
 
     /// query [L, N, E], key [S, N, kdim], value [S, N, vdim]; `keyPaddingMask` [N, S] is true
     /// where a key is padding (ignored); `attentionMask` [L, S] is added to the scores.
-    /// Returns the output [L, N, E] and the attention weights averaged over heads [N, L, S].
+    /// Returns the output [L, N, E] and, with `needWeights` (PyTorch's `need_weights`), the
+    /// attention weights averaged over heads [N, L, S]; without them, inference computes the
+    /// attention in blocks of queries (see `scaledDotProductAttention`).
     public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, keyPaddingMask: BoolTensor? = nil,
-                               attentionMask: Tensor? = nil, _ ctx: inout ForwardContext) -> (output: Tensor, weights: Tensor) {
+                               attentionMask: Tensor? = nil, needWeights: Bool = false,
+                               _ ctx: inout ForwardContext) -> (output: Tensor, weights: Tensor?) {
         let l = query.shape[0], n = query.shape[1], s = key.shape[0]
         let e = embedDim, h = heads
         precondition(query.shape[2] == e && key.shape == [s, n, kdim] && value.shape[0] == s && value.shape[1] == n,
@@ -57,9 +60,8 @@ public final class MultiheadAttention: Module {
             v = value.linear(weight: vProjWeight!, bias: biases[2])
         }
         let (out, attn) = scaledDotProductAttention(q: q, k: k, v: v, heads: h, keyPaddingMask: keyPaddingMask,
-                                                    attentionMask: attentionMask, dropout: dropout, &ctx)
-        let averaged = attn.reshape([n, h, l, s]).mean(axis: 1)
-        return (outProj(out), averaged)
+                                                    attentionMask: attentionMask, dropout: dropout, needWeights: needWeights, &ctx)
+        return (outProj(out), attn.map { $0.reshape([n, h, l, s]).mean(axis: 1) })
     }
 
     public func visit(_ prefix: ParameterKey, _ body: (ParameterKey, Tensor, StateKind) -> Void) {
@@ -76,28 +78,77 @@ public final class MultiheadAttention: Module {
 /// after its input projection; Conditional DETR's attention, which has none): q [L, N, H*dq],
 /// k [S, N, H*dq], v [S, N, H*dv] -> [L, N, H*dv], scores scaled by dq^-0.5; `attentionMask`
 /// [L, S] is added to the scores, `keyPaddingMask` [N, S] is true where a key is ignored.
-/// Also returns the attention probabilities [N*H, L, S] (before dropout).
+/// With `needWeights`, also returns the attention probabilities [N*H, L, S] (before dropout).
+///
+/// When nothing is recorded for a backward pass (inference, or inputs without gradients), no
+/// dropout applies and the weights are not asked for, the scores are computed for blocks of
+/// queries at a time (`AttentionBlocks.queryBlock`), so that the [N*H, L, S] score matrix, 3.5
+/// GB for 8 heads over the 10,500 tokens of a 2000x1333 image at stride 16, never exists whole;
+/// each row's result is the same as the unblocked computation (the same dot products, softmax
+/// and sums per row).
 public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, heads h: Int, keyPaddingMask: BoolTensor? = nil,
-                                      attentionMask: Tensor? = nil, dropout: Float,
-                                      _ ctx: inout ForwardContext) -> (output: Tensor, weights: Tensor) {
+                                      attentionMask: Tensor? = nil, dropout: Float, needWeights: Bool = false,
+                                      _ ctx: inout ForwardContext) -> (output: Tensor, weights: Tensor?) {
     let l = q.shape[0], n = q.shape[1], s = k.shape[0]
     let dq = q.shape[2] / h, dv = v.shape[2] / h
     precondition(k.shape == [s, n, h * dq] && v.shape[0] == s && v.shape[1] == n && v.shape[2] % h == 0,
                  "attention: q \(q.shape), k \(k.shape), v \(v.shape), \(h) heads")
+    if let attentionMask {
+        precondition(attentionMask.shape == [l, s], "attention: attention mask \(attentionMask.shape) for [\(l), \(s)]")
+    }
+    if let keyPaddingMask {
+        precondition(keyPaddingMask.shape == [n, s], "attention: key padding mask \(keyPaddingMask.shape) for [\(n), \(s)]")
+    }
     // [L, N, H*d] -> [N*H, L, d]
     let qh = (q * (1 / Float(dq).squareRoot())).reshape([l, n * h, dq]).transpose(0, 1)
     let kh = k.reshape([s, n * h, dq]).transpose(0, 1)
     let vh = v.reshape([s, n * h, dv]).transpose(0, 1)
-    var scores = qh.matmul(kh.transpose(1, 2))  // [N*H, L, S]
+    let records = Autograd.isEnabled && (q.requiresGrad || k.requiresGrad || v.requiresGrad || (attentionMask?.requiresGrad ?? false))
+    let dropping = ctx.training && dropout > 0
+    let block = AttentionBlocks.queryBlock(rows: n * h, keys: s)
+    if !records && !dropping && !needWeights && block < l {
+        let kt = kh.transpose(1, 2)
+        var pieces: [Tensor] = []
+        pieces.reserveCapacity((l + block - 1) / block)
+        var start = 0
+        while start < l {
+            let rows = start..<Swift.min(l, start + block)
+            let attn = attentionProbabilities(qh.slice(axis: 1, rows).matmul(kt), rows: rows, heads: h,
+                                              keyPaddingMask: keyPaddingMask, attentionMask: attentionMask)
+            pieces.append(attn.matmul(vh))
+            start = rows.upperBound
+        }
+        return (Tensor.cat(pieces, axis: 1).transpose(0, 1).reshape([l, n, h * dv]), nil)
+    }
+    let attn = attentionProbabilities(qh.matmul(kh.transpose(1, 2)), rows: 0..<l, heads: h,
+                                      keyPaddingMask: keyPaddingMask, attentionMask: attentionMask)
+    let out = attn.dropout(dropout, training: ctx.training, using: &ctx.rng).matmul(vh).transpose(0, 1).reshape([l, n, h * dv])
+    return (out, needWeights ? attn : nil)
+}
+
+/// The softmax over keys of the scores [N*H, rows, S] of the query rows `rows`, with the masks.
+private func attentionProbabilities(_ scores: Tensor, rows: Range<Int>, heads h: Int, keyPaddingMask: BoolTensor?,
+                                    attentionMask: Tensor?) -> Tensor {
+    var scores = scores
+    let nh = scores.shape[0], l = rows.count, s = scores.shape[2]
     if let attentionMask {
-        precondition(attentionMask.shape == [l, s], "attention: attention mask \(attentionMask.shape) for [\(l), \(s)]")
-        scores = scores + attentionMask
+        scores = scores + (rows.count == attentionMask.shape[0] ? attentionMask : attentionMask.slice(axis: 0, rows))
     }
     if let keyPaddingMask {
-        precondition(keyPaddingMask.shape == [n, s], "attention: key padding mask \(keyPaddingMask.shape) for [\(n), \(s)]")
-        scores = scores.reshape([n, h, l, s]).maskedFill(keyPaddingMask.reshaped([n, 1, 1, s]), -Float.infinity).reshape([n * h, l, s])
+        let n = nh / h
+        scores = scores.reshape([n, h, l, s]).maskedFill(keyPaddingMask.reshaped([n, 1, 1, s]), -Float.infinity).reshape([nh, l, s])
     }
-    let attn = scores.softmax(axis: -1)
-    let out = attn.dropout(dropout, training: ctx.training, using: &ctx.rng).matmul(vh).transpose(0, 1).reshape([l, n, h * dv])
-    return (out, attn)
+    return scores.softmax(axis: -1)
+}
+
+/// The block size of the attention's query-blocked path.
+public enum AttentionBlocks {
+    /// Score elements of one block (16 Mi floats, 64 MB); the attention is blocked only where
+    /// the whole score matrix would be larger.
+    public static let blockElements = 16 << 20
+
+    /// Query rows per block for `rows` = N*H score matrices over `keys` keys.
+    static func queryBlock(rows: Int, keys: Int) -> Int {
+        max(1, blockElements / max(1, rows * keys))
+    }
 }

@@ -8,7 +8,12 @@ forward, matching, loss, backward, clipping, AdamW; dropout 0.1 as configured). 
 DetrForObjectDetection with a timm ResNet-50 (random init, no download), 91 classes,
 100 queries, d_model 256, 6+6 layers: the DETR-R50 architecture. conditional-detr-r50-infer-BxHxW
 and conditional-detr-r50-train-2x512x512: ConditionalDetrForObjectDetection the same way (300
-queries, 91 classes, focal loss). Threads: torch's default.
+queries, 91 classes, focal loss). detr-r50-segm-infer-BxHxW: DETR-R50 with the mask head (250
+classes, as the official panoptic model), eval mode, no grad: the official facebookresearch/detr
+code when the environment variable DETR_REPO names a clone of it (its `main.py` argument defaults
+with --masks --dataset_file coco_panoptic; its imports need pycocotools and scipy; random weights,
+no download), else transformers' DetrForSegmentation (which peaks far higher: 12.6 GB against
+the official code's 3.5 GB at 1x800x1066). Threads: torch's default.
 """
 import os
 import sys
@@ -18,7 +23,8 @@ from benchcommon import run_case_cli  # noqa: E402
 
 try:
     import torch
-    from transformers import ConditionalDetrConfig, ConditionalDetrForObjectDetection, DetrConfig, DetrForObjectDetection
+    from transformers import (ConditionalDetrConfig, ConditionalDetrForObjectDetection, DetrConfig, DetrForObjectDetection,
+                              DetrForSegmentation)
 except ImportError as e:
     sys.exit(f"torch/transformers missing: {e} (pip install torch transformers timm)")
 
@@ -30,6 +36,12 @@ def prepare(case):
         cfg = ConditionalDetrConfig(use_timm_backbone=True, backbone="resnet50", use_pretrained_backbone=False, num_labels=91)
         model = ConditionalDetrForObjectDetection(cfg).eval()
         case = case[len("conditional-"):]
+    elif case.startswith("detr-r50-segm-"):
+        if os.environ.get("DETR_REPO"):
+            return official_segmentation(os.environ["DETR_REPO"], case)
+        cfg = DetrConfig(use_timm_backbone=True, backbone="resnet50", use_pretrained_backbone=False, num_labels=250)
+        model = DetrForSegmentation(cfg).eval()
+        case = "detr-r50-" + case[len("detr-r50-segm-"):]
     else:
         cfg = DetrConfig(use_timm_backbone=True, backbone="resnet50", use_pretrained_backbone=False, num_labels=91)
         model = DetrForObjectDetection(cfg).eval()
@@ -62,6 +74,25 @@ def prepare(case):
             opt.step()
         return step
     sys.exit(f"unknown case {case}")
+
+
+def official_segmentation(repo, case):
+    """The official DETR-R50 panoptic model (random weights) on a BxHxW batch."""
+    sys.path.insert(0, repo)
+    import models.backbone as backbone
+    backbone.is_main_process = lambda: False  # pretrained=False: no download
+    from main import get_args_parser
+    from models import build_model
+    args = get_args_parser().parse_args(["--masks", "--dataset_file", "coco_panoptic", "--device", "cpu"])
+    model, _, _ = build_model(args)
+    model.eval()
+    b, h, w = (int(v) for v in case.rsplit("-", 1)[1].split("x"))
+    x = torch.rand(b, 3, h, w) * 4 - 2
+
+    def infer():
+        with torch.no_grad():
+            model(x)
+    return infer
 
 
 def main():

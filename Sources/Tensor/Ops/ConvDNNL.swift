@@ -38,22 +38,42 @@ enum DNNL {
         let relu: Bool
     }
 
-    static let plans = Mutex<[PlanKey: UInt]>([:])
+    /// The plans, each with the tick of its last use.
+    struct PlanCache {
+        var plans: [PlanKey: (plan: ConvPlan, used: Int)] = [:]
+        var tick = 0
+    }
+
+    static let plans = Mutex(PlanCache())
+
+    /// Plans kept at most: every plan holds oneDNN primitives (their code and scratchpads), and a
+    /// run over images of many sizes (predict over a folder) would otherwise keep one set per
+    /// image size. 256 plans hold the convolutions of ResNet-50 at a dozen input sizes; the least
+    /// recently used plan goes first.
+    static let planCapacity = 256
 
     /// The cached plan of a geometry (`relu`: a ReLU fused into the forward primitive).
     static func plan(_ geo: Conv2dGeometry, relu: Bool = false) -> ConvPlan {
         let key = PlanKey(geo: geo, relu: relu)
-        let found: UInt? = plans.withLock { $0[key] }
-        if let found { return Unmanaged<ConvPlan>.fromOpaque(UnsafeRawPointer(bitPattern: found)!).takeUnretainedValue() }
-        let p = ConvPlan(geo, relu: relu)
-        let bits = UInt(bitPattern: Unmanaged.passRetained(p).toOpaque())
-        let winner: UInt = plans.withLock { dict in
-            if let existing = dict[key] { return existing }
-            dict[key] = bits
-            return bits
+        let found: ConvPlan? = plans.withLock { c in
+            c.tick += 1
+            guard let hit = c.plans[key] else { return nil }
+            c.plans[key] = (hit.plan, c.tick)
+            return hit.plan
         }
-        if winner != bits { Unmanaged<ConvPlan>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).release() }
-        return Unmanaged<ConvPlan>.fromOpaque(UnsafeRawPointer(bitPattern: winner)!).takeUnretainedValue()
+        if let found { return found }
+        let created = ConvPlan(geo, relu: relu)
+        // A plan evicted here is destroyed when its last user (a convolution running on another
+        // thread) lets it go.
+        return plans.withLock { c in
+            c.tick += 1
+            if let existing = c.plans[key] { return existing.plan }
+            if c.plans.count >= planCapacity, let oldest = c.plans.min(by: { $0.value.used < $1.value.used })?.key {
+                c.plans[oldest] = nil
+            }
+            c.plans[key] = (created, c.tick)
+            return created
+        }
     }
 
     static func memoryDesc(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
@@ -112,6 +132,14 @@ final class DNNLStep: @unchecked Sendable {
         var prim: dnnl_primitive_t? = nil
         DNNL.check(dnnl_primitive_create(&prim, pd), "primitive_create")
         primitive = prim!
+    }
+
+    /// Destroys the primitive, its reorders and its descriptor (the forward step's descriptor
+    /// is also its plan's `forwardPD`, which the plan does not destroy).
+    deinit {
+        dnnl_primitive_destroy(primitive)
+        for a in arguments { if let r = a.reorder { dnnl_primitive_destroy(r) } }
+        dnnl_primitive_desc_destroy(pd)
     }
 
     /// Runs with `buffers[i]` holding argument i in our layout. Outputs are overwritten.
@@ -225,6 +253,13 @@ final class ConvPlan: @unchecked Sendable {
             DNNLArgument(arg: DNNL_ARG_BIAS, user: biasMD, pd: pd!, query: dnnl_query_weights_md, index: 1, isOutput: false),
             DNNLArgument(arg: DNNL_ARG_DST, user: dstMD, pd: pd!, query: dnnl_query_dst_md, isOutput: true),
         ])
+    }
+
+    /// The backward steps' descriptors were created with the forward descriptor as their hint:
+    /// they go first.
+    deinit {
+        cachedBackwardData = nil
+        cachedBackwardWeights = nil
     }
 
     var backwardData: DNNLStep {

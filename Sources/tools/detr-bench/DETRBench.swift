@@ -20,7 +20,7 @@ struct DETRBench: ParsableCommand {
         one JSON line per (case, reference) pair and everything else goes to stderr; ratio = \
         ref_s / ours_s (above 1: we are faster).
         """,
-        subcommands: [IOBench.self, OpsBench.self, EvalBench.self, DataBench.self, ModelBench.self, ConvergeBench.self, RunCase.self])
+        subcommands: [IOBench.self, OpsBench.self, EvalBench.self, DataBench.self, ModelBench.self, MemoryBench.self, ConvergeBench.self, RunCase.self])
 }
 
 /// Options shared by every area.

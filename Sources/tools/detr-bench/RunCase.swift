@@ -18,6 +18,7 @@ struct RunCase: ParsableCommand {
         case "model": cases = ModelBench.cases()
         case "eval": cases = EvalBench.cases(data: data)
         case "data": cases = DataBench.cases(data: data)
+        case "memory": cases = MemoryBench.cases(data: data)
         default: throw ValidationError("unknown area \(area)")
         }
         guard let c = cases.first(where: { $0.name == name }) else { throw ValidationError("unknown case \(name)") }

@@ -2,6 +2,7 @@ import Datasets
 import Eval
 import NN
 import Pipeline
+import Tensor
 import ToolSupport
 
 /// The steps of `get-map model`: the checkpoint, and the two text folders it writes.
@@ -37,6 +38,8 @@ extension ModelCommand {
     func writeDetections(_ bundle: ModelBundle, ids: [String], images: [String: String]) throws {
         let folder = map.detectionFolder
         try removeStaleFiles(in: folder, keeping: ids)
+        // One image after another, of any sizes: the tensor cache keeps what the largest needs.
+        Allocator.holdsAtMostPeak = true
         let detector = Detector(bundle: bundle)
         let bar = ProgressBar(label: "detection-results", total: ids.count)
         var nonFinite = 0

@@ -5,6 +5,7 @@ import Foundation
 import Model
 import NN
 import Pipeline
+import Tensor
 import ToolSupport
 
 /// `predict`: runs a checkpoint on a folder of images (or one image) and draws what it finds,
@@ -74,6 +75,8 @@ struct Predict: ParsableCommand {
         try runReporting {
             let inputs = try InputImages.collect(input)
             for name in inputs.skipped { ToolIO.say("note: skipping \(FileIO.join(input, name)): not an image") }
+            // One image after another, of any sizes: the tensor cache keeps what the largest needs.
+            Allocator.holdsAtMostPeak = true
             let detector = Detector(bundle: try loadBundle())
             if let fps {
                 try measureSpeed(detector, image: inputs.images[0], runs: fps)
