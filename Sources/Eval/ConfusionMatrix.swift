@@ -61,17 +61,22 @@ public struct ConfusionMatrix: Equatable, Sendable {
         return counts.indices.map { Double(counts[$0]) / (sums[$0 % n] + 1e-9) }
     }
 
-    /// Adds one image. Class indices outside 0..<classCount are left out.
-    public mutating func add(detections: [Detection], truths: [Truth]) {
+    /// Adds one image. Class indices outside 0..<classCount are left out. `iou(d, t)`, the IoU
+    /// of `detections[d]` and `truths[t]`, replaces the boxes' IoU when given (mask IoU).
+    public mutating func add(detections: [Detection], truths: [Truth], iou: ((_ detection: Int, _ truth: Int) -> Double)? = nil) {
         let bg = classCount
-        let dets = detections.filter { $0.score > scoreThreshold && (0..<classCount).contains($0.classIndex) }
-        let gts = truths.filter { (0..<classCount).contains($0.classIndex) }
+        let kept = detections.indices.filter { detections[$0].score > scoreThreshold && (0..<classCount).contains(detections[$0].classIndex) }
+        let truthIndices = truths.indices.filter { (0..<classCount).contains(truths[$0].classIndex) }
+        let dets = kept.map { detections[$0] }
+        let gts = truthIndices.map { truths[$0] }
         func bump(_ p: Int, _ t: Int) { counts[p * (classCount + 1) + t] += 1 }
         if gts.isEmpty {
             for d in dets { bump(d.classIndex, bg) }
             return
         }
-        let matches = Self.match(dets.map(\.box), gts.map(\.box), threshold: iouThreshold)
+        let pairIoU: (Int, Int) -> Double = iou.map { f in { d, g in f(kept[d], truthIndices[g]) } }
+            ?? { d, g in MaskIoU.box(dets[d].box, gts[g].box, crowd: false) }
+        let matches = Self.match(detections: dets.count, truths: gts.count, threshold: iouThreshold, iou: pairIoU)
         var detectionOf = [Int](repeating: -1, count: gts.count)
         var matched = [Bool](repeating: false, count: dets.count)
         for (g, d) in matches {
@@ -88,10 +93,15 @@ public struct ConfusionMatrix: Equatable, Sendable {
 
     /// ultralytics' two-step unique matching: (ground truth, detection) pairs.
     static func match(_ dets: [COCOBox], _ gts: [COCOBox], threshold: Double) -> [(Int, Int)] {
+        match(detections: dets.count, truths: gts.count, threshold: threshold) { d, g in MaskIoU.box(dets[d], gts[g], crowd: false) }
+    }
+
+    /// The matching on `iou(detection, truth)`.
+    static func match(detections: Int, truths: Int, threshold: Double, iou pairIoU: (Int, Int) -> Double) -> [(Int, Int)] {
         var candidates: [(g: Int, d: Int, iou: Double)] = []
-        for g in gts.indices {   // torch.where's row-major order
-            for d in dets.indices {
-                let iou = MaskIoU.box(dets[d], gts[g], crowd: false)
+        for g in 0..<truths {   // torch.where's row-major order
+            for d in 0..<detections {
+                let iou = pairIoU(d, g)
                 if iou > threshold { candidates.append((g, d, iou)) }
             }
         }

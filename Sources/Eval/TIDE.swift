@@ -1,8 +1,15 @@
 import Datasets
 import Foundation
 
-/// TIDE's settings (tidecv's `TIDE(pos_threshold, background_threshold)` and the COCO loader's
-/// `max_dets`).
+/// What TIDE compares: boxes or masks (tidecv's `TIDE.BOX` and `TIDE.MASK`, named as it names
+/// them in its summary).
+public enum TIDEMode: String, Sendable {
+    case box = "bbox"
+    case mask = "mask"
+}
+
+/// TIDE's settings (tidecv's `TIDE(pos_threshold, background_threshold)`, `evaluate`'s mode and
+/// the COCO loader's `max_dets`).
 public struct TIDEParams: Equatable, Sendable {
     /// IoU at which a detection is a true positive (`pos_thresh`, compared with `>=`).
     public var positiveThreshold: Double = 0.5
@@ -10,11 +17,14 @@ public struct TIDEParams: Equatable, Sendable {
     public var backgroundThreshold: Double = 0.1
     /// Detections kept per image, highest scores first (tidecv's COCO loader: 100).
     public var maxDets: Int = 100
+    /// Box or mask IoU.
+    public var mode: TIDEMode = .box
 
-    public init(positiveThreshold: Double = 0.5, backgroundThreshold: Double = 0.1, maxDets: Int = 100) {
+    public init(positiveThreshold: Double = 0.5, backgroundThreshold: Double = 0.1, maxDets: Int = 100, mode: TIDEMode = .box) {
         self.positiveThreshold = positiveThreshold
         self.backgroundThreshold = backgroundThreshold
         self.maxDets = maxDets
+        self.mode = mode
     }
 }
 
@@ -34,7 +44,9 @@ public enum TIDEErrorKind: String, CaseIterable, Sendable {
     case missed = "Miss"
 }
 
-/// TIDE's error breakdown (Bolya et al., ECCV 2020) with tidecv 1.0.1's rules, for boxes:
+/// TIDE's error breakdown (Bolya et al., ECCV 2020) with tidecv 1.0.1's rules, for boxes or
+/// masks (every IoU below is then pycocotools' mask IoU: ground-truth masks as tidecv's COCO
+/// loader makes them, polygons on the image's size; result masks from their `segmentation`):
 ///
 /// - Matching per image: detections sorted by score (stable) and cut at `maxDets`; each in turn
 ///   takes the not yet taken ground truth of its class with the highest IoU (the first on ties)
@@ -51,17 +63,13 @@ public enum TIDEErrorKind: String, CaseIterable, Sendable {
 ///   positive scored below every true positive; false-negative dAP: every unmatched ground
 ///   truth removed from the count (both not floored).
 public enum TIDE {
-    /// Runs TIDE on ground truth and detections (boxes: both need `bbox`). Detections of images
-    /// absent from the ground truth are left out, as tidecv does.
+    /// Runs TIDE on ground truth and detections (boxes: both need `bbox`; masks: both need
+    /// `segmentation`). Detections of images absent from the ground truth are left out, as
+    /// tidecv does.
     public static func evaluate(groundTruth: COCOInstances, results: [COCOResult],
                                 params: TIDEParams = TIDEParams()) throws -> TIDEResult {
-        for (n, a) in groundTruth.annotations.enumerated() where a.bbox == nil {
-            throw COCOEvalError.missingField(what: "ground-truth annotation", index: n, field: "bbox")
-        }
-        for (n, r) in results.enumerated() where r.bbox == nil {
-            throw COCOEvalError.missingField(what: "result", index: n, field: "bbox")
-        }
-        let run = TIDERun(groundTruth: groundTruth, results: results, params: params)
+        let shapes = try TIDEShapes(groundTruth: groundTruth, results: results, mode: params.mode)
+        let run = TIDERun(groundTruth: groundTruth, results: results, params: params, shapes: shapes)
         let ap = run.original.meanAP()
         var errors: [TIDEErrorKind: Double] = [:]
         var counts: [TIDEErrorKind: Int] = [:]
@@ -95,7 +103,7 @@ public struct TIDEResult: Sendable {
         let kinds = TIDEErrorKind.allCases
         func cell(_ s: String) -> String { String(repeating: " ", count: max(0, 8 - s.count)) + s }
         func value(_ v: Double) -> String { cell(formatFixed(v, 2)) }
-        var out = "bbox AP @ \(Int((params.positiveThreshold * 100).rounded())): \(formatFixed(ap, 2))\n"
+        var out = "\(params.mode.rawValue) AP @ \(Int((params.positiveThreshold * 100).rounded())): \(formatFixed(ap, 2))\n"
         out += "Main errors (dAP)\n"
         out += "  Type" + kinds.map { cell($0.rawValue) }.joined() + "\n"
         out += "   dAP" + kinds.map { value(errors[$0] ?? 0) }.joined() + "\n"
@@ -112,7 +120,7 @@ public struct TIDEResult: Sendable {
         let kinds = TIDEErrorKind.allCases
         let main = kinds.map { "\"\($0.rawValue)\": \(errors[$0] ?? 0)" }.joined(separator: ", ")
         let count = kinds.map { "\"\($0.rawValue)\": \(counts[$0] ?? 0)" }.joined(separator: ", ")
-        return "{\"ap\": \(ap), \"pos_threshold\": \(params.positiveThreshold), \"bg_threshold\": \(params.backgroundThreshold), "
+        return "{\"mode\": \"\(params.mode.rawValue)\", \"ap\": \(ap), \"pos_threshold\": \(params.positiveThreshold), \"bg_threshold\": \(params.backgroundThreshold), "
             + "\"main\": {\(main)}, \"special\": {\"FalsePos\": \(falsePositive), \"FalseNeg\": \(falseNegative)}, "
             + "\"counts\": {\(count)}}"
     }

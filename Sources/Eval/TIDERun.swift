@@ -15,10 +15,11 @@ struct TIDEErrorRecord {
     var groundTruthClass: Int64
 }
 
-/// tidecv's TIDERun for boxes: the matching of every image, the original AP data and the
+/// tidecv's TIDERun for boxes or masks: the matching of every image, the original AP data and the
 /// errors, and `fixed(...)`, the AP data with some errors fixed (its `fix_errors`).
 struct TIDERun {
     let params: TIDEParams
+    let shapes: TIDEShapes
     var original = TIDEClassedAP()
     var errors: [TIDEErrorRecord] = []
     /// Unmatched regular ground truths per class.
@@ -29,8 +30,9 @@ struct TIDERun {
     var bestScore: [Double]
     var bestDetection: [Int]
 
-    init(groundTruth gt: COCOInstances, results: [COCOResult], params: TIDEParams) {
+    init(groundTruth gt: COCOInstances, results: [COCOResult], params: TIDEParams, shapes: TIDEShapes) {
         self.params = params
+        self.shapes = shapes
         usable = [Bool](repeating: false, count: gt.annotations.count)
         bestScore = [Double](repeating: -1, count: gt.annotations.count)
         bestDetection = [Int](repeating: -1, count: gt.annotations.count)
@@ -76,7 +78,7 @@ struct TIDERun {
             let r = results[dets[d]]
             for g in 0..<G {
                 let a = gt.annotations[regular[g]]
-                iou[d * G + g] = MaskIoU.box(r.bbox!, a.bbox!, crowd: false)
+                iou[d * G + g] = shapes.iou(result: dets[d], annotation: regular[g], crowd: false)
                 sameClass[d * G + g] = r.categoryId == a.categoryId
             }
         }
@@ -100,7 +102,7 @@ struct TIDERun {
             let region = gt.annotations[c]
             for d in 0..<D where state[d] != .truePositive {
                 let r = results[dets[d]]
-                if r.categoryId == region.categoryId && MaskIoU.box(r.bbox!, region.bbox!, crowd: true) > pos {
+                if r.categoryId == region.categoryId && shapes.iou(result: dets[d], annotation: c, crowd: true) > pos {
                     state[d] = .ignored
                 }
             }

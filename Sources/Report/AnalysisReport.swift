@@ -69,7 +69,9 @@ public struct AnalysisReport {
                 + "<td>\(HTML.escape(l.area))</td><td>\(l.maxDets)</td><td>\(String(format: "%.3f", l.value))</td></tr>\n"
         }
         out += "</tbody></table>\n"
-        out += "<p><b>TIDE AP50 \(String(format: "%.2f", a.tide.ap))</b> (0-100). \(HTML.escape(a.tideDifference))</p>\n"
+        out += "<p id=\"tide-ap\"><b>TIDE AP50 \(String(format: "%.2f", a.tide.ap))</b>, COCOeval AP50 \(String(format: "%.2f", a.cocoAP50)) (0-100)."
+        if let why = a.tideDifference { out += " <span id=\"tide-difference\">\(HTML.escape(why))</span>" }
+        out += "</p>\n"
         return out
     }
 

@@ -5,7 +5,9 @@ import Plots
 
 /// The images with the most errors, as the report shows them: ids and counts, and, with an
 /// images folder, each image with its ground truth (thin boxes, "GT <class>") and its
-/// detections above the score threshold ("<class> 0.87") drawn by `DetectionDrawing`.
+/// detections above the score threshold ("<class> 0.87") drawn by `DetectionDrawing`; for a
+/// segm analysis with their masks tinted as well (a mask whose size is not the image's is left
+/// out, its box still drawn).
 struct WorstImages {
     var analysis: DetectionAnalysis
     var groundTruth: COCOInstances
@@ -55,15 +57,24 @@ struct WorstImages {
         var index: [Int64: Int] = [:], name: [Int64: String] = [:]
         for (k, id) in ConfusionMatrix.categoryIds(groundTruth).enumerated() { index[id] = k }
         for c in groundTruth.categories { name[c.id] = c.name }
-        func box(_ b: COCOBox, _ category: Int64, _ label: String) -> DrawnDetection {
-            DrawnDetection(x0: b.x, y0: b.y, x1: b.x + b.width, y1: b.y + b.height, classIndex: index[category] ?? 0, label: label)
+        let masks = analysis.coco.params.iouType == .segm
+        /// The drawn box (the mask's box when there is no `bbox`) and, for segm, the mask.
+        func shape(_ bbox: COCOBox?, _ segmentation: COCOSegmentation?, _ category: Int64, _ label: String) -> DrawnDetection? {
+            var mask: RLE?
+            if masks, let segmentation {
+                mask = RLE(segmentation: segmentation, height: image.height, width: image.width)
+                    .flatMap { $0.height == image.height && $0.width == image.width ? $0 : nil }
+            }
+            guard let b = bbox ?? mask?.boundingBox else { return nil }
+            return DrawnDetection(x0: b.x, y0: b.y, x1: b.x + b.width, y1: b.y + b.height, classIndex: index[category] ?? 0,
+                                  label: label, mask: mask.map { $0.decodeRowMajor().map { $0 != 0 } })
         }
         let truths = groundTruth.annotations.filter { $0.imageId == imageId && !$0.isCrowd }.compactMap { a in
-            a.bbox.map { box($0, a.categoryId, "GT " + (name[a.categoryId] ?? String(a.categoryId))) }
+            shape(a.bbox, a.segmentation, a.categoryId, "GT " + (name[a.categoryId] ?? String(a.categoryId)))
         }
         let threshold = analysis.perClass.scoreThreshold
         let detections = results.filter { $0.imageId == imageId && $0.score > threshold }.compactMap { r in
-            r.bbox.map { box($0, r.categoryId, (name[r.categoryId] ?? String(r.categoryId)) + String(format: " %.2f", r.score)) }
+            shape(r.bbox, r.segmentation, r.categoryId, (name[r.categoryId] ?? String(r.categoryId)) + String(format: " %.2f", r.score))
         }
         let style = DetectionStyle(imageWidth: image.width, imageHeight: image.height)
         let thin = DetectionStyle(lineWidth: 1, fontSize: style.fontSize, maskAlpha: style.maskAlpha)

@@ -97,4 +97,25 @@ final class ConfusionMatrixTests: XCTestCase {
         assertMatrix(m, [[0, 1, 1], [0, 0, 0], [0, 0, 0]])
         XCTAssertTrue(m.csv(categories: gt.categories).hasPrefix("predicted\\true,cat,dog,background\n"))
     }
+
+    /// segm matches on mask IoU: two detections with the ground truth's box, one whose mask is
+    /// the other half of that box (box IoU 1, mask IoU near 0) and one with the ground truth's
+    /// mask under a half-size box. Boxes match the first, masks the second.
+    func testFromCOCO_SegmMatchesOnMasks() throws {
+        let lowerLeft = COCOSegmentation.polygons([[0, 0, 0, 20, 20, 20]])
+        let upperRight = COCOSegmentation.polygons([[0, 0, 20, 0, 20, 20]])
+        let gt = COCOInstances(images: [COCOImage(id: 1, width: 20, height: 20, fileName: "a")],
+                               categories: [COCOCategory(id: 1, name: "cat"), COCOCategory(id: 2, name: "dog")],
+                               annotations: [COCOAnnotation(id: 1, imageId: 1, categoryId: 1, bbox: box(0, 0, 20, 20), area: 200,
+                                                            segmentation: lowerLeft)])
+        let dt = [COCOResult(imageId: 1, categoryId: 1, bbox: box(0, 0, 20, 20), segmentation: upperRight, score: 0.9),
+                  COCOResult(imageId: 1, categoryId: 2, bbox: box(0, 0, 20, 10), segmentation: lowerLeft, score: 0.8)]
+        let halves = MaskIoU.masks([RLE(segmentation: upperRight, height: 20, width: 20)!],
+                                   [RLE(segmentation: lowerLeft, height: 20, width: 20)!], isCrowd: [false])[0][0]
+        XCTAssertLessThan(halves, 0.45)
+        // Boxes: the cat (IoU 1) takes the cat; the dog (IoU 0.5) is left over, on the background.
+        assertMatrix(ConfusionMatrix(groundTruth: gt, results: dt), [[1, 0, 0], [0, 0, 1], [0, 0, 0]])
+        // Masks: the dog (IoU 1) takes the cat; the cat is on the background.
+        assertMatrix(ConfusionMatrix(groundTruth: gt, results: dt, iouType: .segm), [[0, 0, 1], [1, 0, 0], [0, 0, 0]])
+    }
 }

@@ -14,10 +14,14 @@ final class PerClassTableTests: XCTestCase {
         let threshold = (root["score_threshold"] as! NSNumber).doubleValue
         let gt = try COCOInstances.load(gtPath)
         let dt = try COCOResults.load(dtPath, groundTruth: gt).results
-        let (result, counts) = try COCOEvaluator(groundTruth: gt, results: dt, params: COCOEvalParams(iouType: .bbox))
+        let params = COCOEvalParams(iouType: COCOIoUType(rawValue: c["iou_type"] as? String ?? "bbox")!)
+        let (result, counts) = try COCOEvaluator(groundTruth: gt, results: dt, params: params)
             .runCounting(scoreThreshold: threshold)
-        return (PerClassTable(result: result, counts: counts, categories: gt.categories, scoreThreshold: threshold),
-                c["rows"] as! [[String: Any]])
+        let table = PerClassTable(result: result, counts: counts, categories: gt.categories, scoreThreshold: threshold)
+        // The analysis builds the same table from its one COCOeval run (masks for segm).
+        let analysis = try DetectionAnalysis(groundTruth: gt, results: dt, params: params, scoreThreshold: threshold)
+        XCTAssertEqual(analysis.perClass.csv, table.csv, name)
+        return (table, c["rows"] as! [[String: Any]])
     }
 
     func assertMatchesPycocotools(_ name: String) throws {
@@ -46,6 +50,14 @@ final class PerClassTableTests: XCTestCase {
 
     func testVal2014_MatchesPycocotools() throws {
         try assertMatchesPycocotools("val2014_100-bbox")
+    }
+
+    func testGeneratedMasks_MatchesPycocotools() throws {
+        try assertMatchesPycocotools("generated-segm")
+    }
+
+    func testVal2014Masks_MatchesPycocotools() throws {
+        try assertMatchesPycocotools("val2014_100-segm")
     }
 
     func testCounts_PrecisionRecallF1() {

@@ -4,7 +4,8 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// TIDE against tidecv 1.0.1 (numbers from scripts/fixtures/tide_reference.py).
+/// TIDE against tidecv 1.0.1 (numbers from scripts/fixtures/tide_reference.py), on boxes and
+/// on masks (tidecv's mask mode).
 final class TIDETests: XCTestCase {
     struct Reference {
         var name: String
@@ -15,6 +16,7 @@ final class TIDETests: XCTestCase {
         var special: [String: Double]
         var counts: [String: Int]
         var apByThreshold: [Double]
+        var mode: TIDEMode
     }
 
     /// The case `name` of tide_reference.json with its paths resolved (a skip when it reads
@@ -27,7 +29,8 @@ final class TIDETests: XCTestCase {
         return Reference(name: name, gtPath: gtPath, dtPath: dtPath,
                          ap: (c["ap"] as! NSNumber).doubleValue, main: numbers("main"), special: numbers("special"),
                          counts: (c["counts"] as! [String: NSNumber]).mapValues(\.intValue),
-                         apByThreshold: (c["ap_by_threshold"] as! [NSNumber]).map(\.doubleValue))
+                         apByThreshold: (c["ap_by_threshold"] as! [NSNumber]).map(\.doubleValue),
+                         mode: TIDEMode(rawValue: c["mode"] as? String ?? "bbox")!)
     }
 
     func load(_ r: Reference) throws -> (COCOInstances, [COCOResult]) {
@@ -38,7 +41,8 @@ final class TIDETests: XCTestCase {
     /// Compares every number of `r` with ours, printing both side by side.
     func assertMatches(_ r: Reference, tolerance: Double = 1e-6) throws {
         let (gt, dt) = try load(r)
-        let ours = try TIDE.evaluate(groundTruth: gt, results: dt)
+        let ours = try TIDE.evaluate(groundTruth: gt, results: dt, params: TIDEParams(mode: r.mode))
+        XCTAssertTrue(ours.summaryText.hasPrefix("\(r.mode.rawValue) AP @ 50: "), ours.summaryText)
         var rows = [("AP", ours.ap, r.ap)]
         for kind in TIDEErrorKind.allCases { rows.append((kind.rawValue, ours.errors[kind]!, r.main[kind.rawValue]!)) }
         rows.append(("FalsePos", ours.falsePositive, r.special["FalsePos"]!))
@@ -60,13 +64,33 @@ final class TIDETests: XCTestCase {
         try assertMatches(try reference("val2014_100-bbox"))
     }
 
+    func testGeneratedMasks_EveryErrorTypeMatchesTidecv() throws {
+        try assertMatches(try reference("generated-segm"))
+    }
+
+    func testVal2014Masks_EveryErrorTypeMatchesTidecv() throws {
+        try assertMatches(try reference("val2014_100-segm"))
+    }
+
     func testGenerated_APAtEachCOCOThresholdMatchesTidecv() throws {
-        let r = try reference("generated")
-        let (gt, dt) = try load(r)
-        for (t, expected) in zip(COCOEvalParams.linspace(0.5, 0.95, 10), r.apByThreshold) {
-            let threshold = (t * 100).rounded() / 100   // tidecv's thresholds are the literals 0.5, 0.55, ...
-            let ap = try TIDE.evaluate(groundTruth: gt, results: dt, params: TIDEParams(positiveThreshold: threshold)).ap
-            XCTAssertEqual(ap, expected, accuracy: 1e-6, "AP at \(threshold)")
+        for name in ["generated", "generated-segm"] {
+            let r = try reference(name)
+            let (gt, dt) = try load(r)
+            for (t, expected) in zip(COCOEvalParams.linspace(0.5, 0.95, 10), r.apByThreshold) {
+                let threshold = (t * 100).rounded() / 100   // tidecv's thresholds are the literals 0.5, 0.55, ...
+                let ap = try TIDE.evaluate(groundTruth: gt, results: dt, params: TIDEParams(positiveThreshold: threshold, mode: r.mode)).ap
+                XCTAssertEqual(ap, expected, accuracy: 1e-6, "\(name): AP at \(threshold)")
+            }
+        }
+    }
+
+    /// Mask mode reads masks only: results without a segmentation are an error naming them.
+    func testMaskMode_NeedsSegmentations() throws {
+        let gt = COCOInstances(images: [COCOImage(id: 1, width: 10, height: 10, fileName: "a")],
+                               categories: [COCOCategory(id: 1, name: "a")], annotations: [])
+        let dt = [COCOResult(imageId: 1, categoryId: 1, bbox: COCOBox(x: 0, y: 0, width: 2, height: 2), score: 1)]
+        XCTAssertThrowsError(try TIDE.evaluate(groundTruth: gt, results: dt, params: TIDEParams(mode: .mask))) { e in
+            XCTAssertEqual(String(describing: e), "result 0: no segmentation")
         }
     }
 

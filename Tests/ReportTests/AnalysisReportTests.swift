@@ -1,7 +1,7 @@
 import Datasets
 import Eval
 import Plots
-import Report
+@testable import Report
 import TestSupport
 import XCTest
 
@@ -49,5 +49,67 @@ final class AnalysisReportTests: XCTestCase {
         let missing = worst.contains { $0.imageId == gt.images[0].id } ? 1 : 0
         XCTAssertEqual(count("data:image/jpeg;base64,", in: html), worst.count - missing)
         XCTAssertEqual(count(": not shown (", in: html), missing)
+    }
+
+    /// The sentence on why TIDE's AP differs from COCOeval's AP50 appears only when the two
+    /// differ: the generated case (a class with detections and no ground truth) against its own
+    /// ground truth as detections (both 100).
+    func testTIDEDifference_OnlyWhenTheAPsDiffer() throws {
+        let (gt, results, differing) = try AnalysisSamples.tideGenerated()
+        XCTAssertNotEqual(String(format: "%.2f", differing.tide.ap), String(format: "%.2f", differing.cocoAP50))
+        let why = try XCTUnwrap(differing.tideDifference)
+        XCTAssertTrue(differing.summaryText.contains(why))
+        let differingPage = AnalysisReport(analysis: differing, groundTruth: gt, results: results, figures: []).html()
+        XCTAssertTrue(differingPage.contains("id=\"tide-difference\""))
+
+        let perfect = gt.annotations.filter { !$0.isCrowd }.map {
+            COCOResult(imageId: $0.imageId, categoryId: $0.categoryId, bbox: $0.bbox, score: 1)
+        }
+        let equal = try DetectionAnalysis(groundTruth: gt, results: perfect)
+        XCTAssertEqual(equal.tide.ap, 100, accuracy: 1e-9)
+        XCTAssertEqual(equal.cocoAP50, 100, accuracy: 1e-9)
+        XCTAssertNil(equal.tideDifference)
+        XCTAssertFalse(equal.summaryText.contains("TIDE averages"), equal.summaryText)
+        let page = AnalysisReport(analysis: equal, groundTruth: gt, results: perfect, figures: []).html()
+        XCTAssertFalse(page.contains("id=\"tide-difference\""))
+        XCTAssertFalse(page.contains("TIDE averages"))
+        XCTAssertTrue(page.contains("TIDE AP50 100.00</b>, COCOeval AP50 100.00"))
+    }
+
+    /// A segm analysis: every section, and the worst images drawn with their masks tinted (the
+    /// middle of a ground-truth mask is no longer the image's plain fill).
+    func testSegmPage_DrawsMasks() throws {
+        let (gt, results, analysis) = try AnalysisSamples.tideGeneratedSegm()
+        XCTAssertEqual(analysis.tide.params.mode, .mask)
+        let dir = try makeTemporaryDirectory("detrkit-report-masks")
+        let fill: (UInt8, UInt8, UInt8) = (90, 110, 130)
+        for im in gt.images {
+            try ImageIO.save(RGBImage(width: im.width, height: im.height, fill: fill), to: dir + "/" + im.fileName)
+        }
+        let html = AnalysisReport(analysis: analysis, groundTruth: gt, results: results,
+                                  figures: try AnalysisPlots.figures(analysis), imagesDirectory: dir).html()
+        for id in ["summary", "per-class-table", "curves", "confusion", "tide-table", "worst-images"] {
+            XCTAssertTrue(html.contains("id=\"\(id)\""), id)
+        }
+        XCTAssertEqual(count("src=\"data:image/png;base64,", in: html), 4)
+        XCTAssertEqual(count("data:image/jpeg;base64,", in: html), analysis.worstImages(20).count)
+        XCTAssertFalse(html.contains(": not shown ("))
+
+        let worst = try XCTUnwrap(analysis.worstImages(20).first { w in gt.annotations.contains { $0.imageId == w.imageId && !$0.isCrowd } })
+        let a = gt.annotations.first { $0.imageId == worst.imageId && !$0.isCrowd }!
+        let im = gt.images.first { $0.id == worst.imageId }!
+        let mask = RLE(segmentation: a.segmentation!, height: im.height, width: im.width)!.decodeRowMajor()
+        let drawn = try WorstImages(analysis: analysis, groundTruth: gt, results: results, imagesDirectory: dir, count: 20)
+            .drawn(imageId: worst.imageId, path: dir + "/" + im.fileName)
+        // The mask pixel nearest the mask's centre of mass.
+        let on = mask.indices.filter { mask[$0] != 0 }
+        let cx = Double(on.map { $0 % im.width }.reduce(0, +)) / Double(on.count)
+        let cy = Double(on.map { $0 / im.width }.reduce(0, +)) / Double(on.count)
+        let p = on.min { a, b in
+            func d(_ i: Int) -> Double { pow(Double(i % im.width) - cx, 2) + pow(Double(i / im.width) - cy, 2) }
+            return d(a) < d(b)
+        }!
+        let pixel = (drawn.pixels[3 * p], drawn.pixels[3 * p + 1], drawn.pixels[3 * p + 2])
+        XCTAssertFalse(pixel == fill, "pixel \(p) of image \(worst.imageId) is not tinted")
     }
 }

@@ -11,4 +11,13 @@ public enum AnalysisSamples {
         let results = try COCOResults.load(casesFolder + "/tide-generated_dt.json", groundTruth: gt).results
         return (gt, results, try DetectionAnalysis(groundTruth: gt, results: results, scoreThreshold: scoreThreshold))
     }
+
+    /// The segm analysis of the generated TIDE mask case (3 classes, 8 images of 64x48 named
+    /// m01.png ...; polygons, one crowd as RLE, results as compressed RLE).
+    public static func tideGeneratedSegm(scoreThreshold: Double = 0.25) throws -> (gt: COCOInstances, results: [COCOResult], analysis: DetectionAnalysis) {
+        let gt = try COCOInstances.load(casesFolder + "/tide-generated-segm_gt.json")
+        let results = try COCOResults.load(casesFolder + "/tide-generated-segm_dt.json", groundTruth: gt).results
+        return (gt, results, try DetectionAnalysis(groundTruth: gt, results: results, params: COCOEvalParams(iouType: .segm),
+                                                   scoreThreshold: scoreThreshold))
+    }
 }

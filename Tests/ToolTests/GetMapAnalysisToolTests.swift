@@ -40,9 +40,35 @@ final class GetMapAnalysisToolTests: XCTestCase {
             XCTAssertTrue(bad.stderr.contains(message), bad.stderr)
         }
 
-        let segm = try ToolRunner.run("get-map", ["coco", "--gt", cases + "/tide-generated_gt.json", "--dt", cases + "/tide-generated_dt.json",
-                                                  "--iou-type", "segm", "--analysis", dir])
-        XCTAssertNotEqual(segm.status, 0)
-        XCTAssertTrue(segm.stderr.contains("--analysis needs --iou-type bbox"), segm.stderr)
+        let noCategories = try ToolRunner.run("get-map", ["coco", "--gt", cases + "/tide-generated_gt.json", "--dt", cases + "/tide-generated_dt.json",
+                                                          "--no-categories", "--analysis", dir])
+        XCTAssertNotEqual(noCategories.status, 0)
+        XCTAssertTrue(noCategories.stderr.contains("--analysis needs categories"), noCategories.stderr)
+    }
+
+    /// `--iou-type segm --analysis DIR --report` on the generated mask case: TIDE in mask mode
+    /// (tidecv's numbers in tide_reference.json), the per-class table and matrix of its 3 classes.
+    func testCOCOSegmAnalysis_TIDEOnMasks() throws {
+        let cases = TestPaths.repositoryRoot + "/Tests/EvalTests/Fixtures/cases"
+        let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cases + "/../tide_reference.json"))) as! [String: Any]
+        let expected = (reference["cases"] as! [[String: Any]]).first { $0["name"] as? String == "generated-segm" }!
+        let dir = try makeTemporaryDirectory("getmap-analysis-segm") + "/analysis"
+        let r = try ToolRunner.run("get-map", ["coco", "--gt", cases + "/tide-generated-segm_gt.json", "--dt", cases + "/tide-generated-segm_dt.json",
+                                               "--iou-type", "segm", "--analysis", dir, "--report"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("Evaluate annotation type *segm*"), r.stdout)
+        XCTAssertTrue(r.stdout.contains(String(format: "mask AP @ 50: %.2f", expected["ap"] as! Double)), r.stdout)
+        let tide = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/tide.json"))) as! [String: Any]
+        XCTAssertEqual(tide["mode"] as? String, "mask")
+        XCTAssertEqual(tide["ap"] as! Double, expected["ap"] as! Double, accuracy: 1e-6)
+        for (kind, value) in expected["main"] as! [String: Double] {
+            XCTAssertEqual((tide["main"] as! [String: Double])[kind]!, value, accuracy: 1e-6, kind)
+        }
+        let perClass = try String(contentsOfFile: dir + "/per_class.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(perClass.count, 4)   // header + blob, bar, ring
+        let confusion = try String(contentsOfFile: dir + "/confusion.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(confusion.first, "predicted\\true,blob,bar,ring,background")
+        let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("id=\"worst-images\""))
     }
 }

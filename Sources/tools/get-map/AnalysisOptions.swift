@@ -8,7 +8,7 @@ import ToolSupport
 /// The error-analysis flags of `get-map coco` and the model command's mode 4: the folder the
 /// analysis files go to, the score threshold, the confusion matrix's IoU and the HTML report.
 struct AnalysisOptions: ParsableArguments {
-    @Option(help: "Write the error analysis to this folder (tide.json, per_class.csv, confusion.csv, confusion_normalised.csv, pr_curve.png, f1_curve.png, confusion_matrix.png, tide_errors.png) and print the per-class table and TIDE's errors (boxes only).")
+    @Option(help: "Write the error analysis to this folder (tide.json, per_class.csv, confusion.csv, confusion_normalised.csv, pr_curve.png, f1_curve.png, confusion_matrix.png, tide_errors.png) and print the per-class table and TIDE's errors (with --iou-type segm every IoU is a mask IoU).")
     var analysis: String?
 
     @Option(help: "With --analysis: score above which detections count for the per-class precision / recall / F1, the worst images and the confusion matrix.")
@@ -36,8 +36,8 @@ struct AnalysisOptions: ParsableArguments {
         guard analysis != nil else {
             return (try COCOEvaluator(groundTruth: gt, results: results, params: params).run(), nil)
         }
-        guard params.iouType == .bbox, params.useCats else {
-            throw ToolError("--analysis needs --iou-type bbox with categories (TIDE and the confusion matrix compare boxes)")
+        guard params.useCats else {
+            throw ToolError("--analysis needs categories (TIDE and the confusion matrix compare classes): leave out --no-categories")
         }
         if let images, !FileIO.isDirectory(images) { throw ToolError("--images \(images): no such folder") }
         let a = try DetectionAnalysis(groundTruth: gt, results: results, params: params,
