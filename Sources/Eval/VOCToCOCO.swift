@@ -93,6 +93,16 @@ public enum VOCToCOCO {
         return VOCCOCOData(groundTruth: gt, results: results, skippedGroundTruth: skippedGT, skippedDetections: skippedDT)
     }
 
+    /// Every class name of the folders, ground truth (difficult objects too) and detections,
+    /// sorted by their bytes as the VOC mAP sorts its classes: the classes of the COCO view of
+    /// `get-map voc`, where no class is left out.
+    public static func classNames(_ input: VOCMapInput) -> [String] {
+        var names = Set<String>()
+        for objects in input.groundTruth { for o in objects { names.insert(o.className) } }
+        for dets in input.detections { for d in dets { names.insert(d.className) } }
+        return names.sorted(by: utf8Less)
+    }
+
     /// Reads the two folders (as `VOCMapInput.load`, whose errors name the file) and converts.
     public static func load(groundTruthFolder: String, detectionFolder: String, classNames: [String]) throws -> VOCCOCOData {
         let input = try VOCMapInput.load(groundTruthFolder: groundTruthFolder, detectionFolder: detectionFolder)

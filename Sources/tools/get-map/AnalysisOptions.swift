@@ -5,7 +5,7 @@ import Plots
 import Report
 import ToolSupport
 
-/// The error-analysis flags of `get-map coco` and the model command's mode 4: the folder the
+/// The error-analysis flags of `get-map coco`, `get-map voc` and the model command's mode 4: the folder the
 /// analysis files go to, the score threshold, the confusion matrix's IoU and the HTML report.
 struct AnalysisOptions: ParsableArguments {
     @Option(help: "Write the error analysis to this folder (tide.json, per_class.csv, confusion.csv, confusion_normalised.csv, pr_curve.png, f1_curve.png, confusion_matrix.png, tide_errors.png) and print the per-class table and TIDE's errors (with --iou-type segm every IoU is a mask IoU).")
@@ -20,7 +20,7 @@ struct AnalysisOptions: ParsableArguments {
     @Flag(help: "With --analysis: also write report.html there, one self-contained page (figures embedded, no network).")
     var report = false
 
-    @Option(help: "With --report: the folder of the ground truth's file_names (mode 4: JPEGImages), to draw the worst images.")
+    @Option(help: "With --report: the folder of the ground truth's file_names (voc: <id>.jpg; mode 4: JPEGImages), to draw the worst images.")
     var images: String?
 
     func validate() throws {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Eval
 import Foundation
 import ToolSupport
 
@@ -18,6 +19,10 @@ struct VOCCommand: ParsableCommand {
         plots results/AP/<class>.png, results/Precision/, results/Recall/, results/F1/, \
         results/mAP.png and results/ground-truth-info.png. Precision, recall and F1 are those of \
         the detections with score >= --score-threshold.
+        With --analysis DIR the folders are also read as COCO ground truth and results (every \
+        class of either folder a category, difficult objects crowds, images <id>.jpg) for the \
+        error analysis of 'get-map coco --analysis': the per-class table, curves, confusion \
+        matrix, TIDE and, with --report, report.html (--images: the folder of the <id>.jpg files).
         """)
 
     @Option(help: "Ground-truth folder (default: <out>/ground-truth).")
@@ -28,9 +33,19 @@ struct VOCCommand: ParsableCommand {
 
     @OptionGroup var map: VOCMapOutputOptions
 
+    @OptionGroup var analysis: AnalysisOptions
+
     func run() throws {
         try runReporting {
-            _ = try map.evaluate(groundTruthFolder: gt ?? map.groundTruthFolder, detectionFolder: dr ?? map.detectionFolder)
+            let gtFolder = gt ?? map.groundTruthFolder
+            let input = try VOCMapInput.load(groundTruthFolder: gtFolder, detectionFolder: dr ?? map.detectionFolder)
+            _ = try map.evaluate(input, groundTruthFolder: gtFolder)
+            guard analysis.analysis != nil else { return }
+            let data = VOCToCOCO.convert(input, classNames: VOCToCOCO.classNames(input))
+            ToolIO.say("Error analysis (the folders as COCO boxes)")
+            let (_, details) = try analysis.evaluate(groundTruth: data.groundTruth, results: data.results,
+                                                     params: COCOEvalParams(iouType: .bbox))
+            try analysis.report(details, groundTruth: data.groundTruth, results: data.results)
         }
     }
 }

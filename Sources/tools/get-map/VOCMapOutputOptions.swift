@@ -37,7 +37,12 @@ struct VOCMapOutputOptions: ParsableArguments {
     /// The VOC mAP of two text folders with every output of the reference: the console lines,
     /// `<out>/results/results.txt`, the plots (unless --no-plots) and the JSON file.
     func evaluate(groundTruthFolder: String, detectionFolder: String) throws -> VOCMapResult {
-        let input = try VOCMapInput.load(groundTruthFolder: groundTruthFolder, detectionFolder: detectionFolder)
+        try evaluate(VOCMapInput.load(groundTruthFolder: groundTruthFolder, detectionFolder: detectionFolder),
+                     groundTruthFolder: groundTruthFolder)
+    }
+
+    /// The same for folders already read.
+    func evaluate(_ input: VOCMapInput, groundTruthFolder: String) throws -> VOCMapResult {
         let options = VOCMapOptions(minOverlap: iou, scoreThreshold: scoreThreshold, elevenPoint: elevenPoint)
         let result = VOCMap.evaluate(input, options: options)
         if result.classes.isEmpty {
