@@ -51,3 +51,48 @@ extension PanopticResult {
         return s
     }
 }
+
+extension PanopticResult {
+    /// The per-category rows: the category, its scores (0 where it has no TP, FP or FN, as
+    /// panopticapi reports them) and its counts, in the ground truth's category order.
+    public var perCategoryRows: [(category: PanopticCategory, scores: PanopticScores, stat: PanopticCategoryStat)] {
+        perCategory.map { ($0.category, $0.scores, stats[$0.category.id] ?? PanopticCategoryStat()) }
+    }
+
+    /// The per-category table as aligned text: PQ, SQ and RQ in percent (1 decimal, as the
+    /// summary table), TP, FP and FN. Categories without any segment (no TP, FP or FN) are
+    /// left out and counted in the title line; the CSV has them all.
+    public func perCategoryText() -> String {
+        let rows = perCategoryRows.filter { $0.stat.tp + $0.stat.fp + $0.stat.fn > 0 }
+        let header = ["category", "id", "kind", "PQ", "SQ", "RQ", "TP", "FP", "FN"]
+        let body = [header] + rows.map { r in
+            [r.category.name, String(r.category.id), r.category.isThing == 1 ? "thing" : "stuff",
+             formatFixed(100 * r.scores.pq, 1), formatFixed(100 * r.scores.sq, 1), formatFixed(100 * r.scores.rq, 1),
+             String(r.stat.tp), String(r.stat.fp), String(r.stat.fn)]
+        }
+        var widths = [Int](repeating: 0, count: header.count)
+        for row in body { for (j, cell) in row.enumerated() { widths[j] = max(widths[j], cell.count) } }
+        let left = perCategory.count - rows.count
+        var out = "Per category (PQ, SQ, RQ in percent" + (left > 0 ? "; \(left) categories without segments left out" : "") + ")\n"
+        for row in body {
+            let padded = row.enumerated().map { j, cell in
+                let pad = String(repeating: " ", count: widths[j] - cell.count)
+                return j == 0 || j == 2 ? cell + pad : pad + cell
+            }
+            out += padded.joined(separator: "  ") + "\n"
+        }
+        return out
+    }
+
+    /// Every category as CSV (`category_id,category,isthing,pq,sq,rq,tp,fp,fn,iou`), fractions
+    /// in full precision, iou the summed IoU of its true positives; names quoted when needed.
+    public var perCategoryCSV: String {
+        var out = "category_id,category,isthing,pq,sq,rq,tp,fp,fn,iou\n"
+        for r in perCategoryRows {
+            out += [String(r.category.id), csvField(r.category.name), String(r.category.isThing),
+                    "\(r.scores.pq)", "\(r.scores.sq)", "\(r.scores.rq)",
+                    String(r.stat.tp), String(r.stat.fp), String(r.stat.fn), "\(r.stat.iou)"].joined(separator: ",") + "\n"
+        }
+        return out
+    }
+}

@@ -56,6 +56,45 @@ final class PanopticTests: XCTestCase {
         }
     }
 
+    /// Every category's PQ, SQ, RQ, TP, FP, FN and summed IoU against panopticapi's per_class
+    /// output and PQStat (scripts/fixtures/panoptic_per_class_reference.py), and the CSV and text
+    /// tables built from them.
+    func testSharedCases_PerCategoryMatchesPanopticapi() throws {
+        let root = try FixtureJSON.load("panoptic_per_class_reference.json") as! [String: Any]
+        let cases = root["cases"] as! [String: [String: Any]]
+        XCTAssertEqual(cases.count, 4)
+        for (name, c) in cases.sorted(by: { $0.key < $1.key }) {
+            let expected = c["per_class"] as! [String: [String: NSNumber]]
+            let (gj, gf, pj, pf) = try caseFiles(name)
+            let r = try PanopticQuality.evaluate(groundTruthJSON: gj, groundTruthFolder: gf, predictionJSON: pj,
+                                                 predictionFolder: pf, threads: 2)
+            let rows = r.perCategoryRows
+            XCTAssertEqual(rows.count, expected.count, name)
+            var scored = 0
+            for row in rows {
+                let e = try XCTUnwrap(expected[String(row.category.id)], "\(name): category \(row.category.id)")
+                let label = "\(name) category \(row.category.id)"
+                XCTAssertEqual(row.scores.pq, e["pq"]!.doubleValue, accuracy: 1e-9, "\(label) pq")
+                XCTAssertEqual(row.scores.sq, e["sq"]!.doubleValue, accuracy: 1e-9, "\(label) sq")
+                XCTAssertEqual(row.scores.rq, e["rq"]!.doubleValue, accuracy: 1e-9, "\(label) rq")
+                XCTAssertEqual(row.stat.iou, e["iou"]!.doubleValue, accuracy: 1e-9, "\(label) iou")
+                XCTAssertEqual([row.stat.tp, row.stat.fp, row.stat.fn], [e["tp"]!.intValue, e["fp"]!.intValue, e["fn"]!.intValue], label)
+                if row.stat.tp + row.stat.fp + row.stat.fn > 0 { scored += 1 }
+            }
+            XCTAssertEqual(scored, r.all.n, name)
+            let csv = r.perCategoryCSV.split(separator: "\n")
+            XCTAssertEqual(csv.first, "category_id,category,isthing,pq,sq,rq,tp,fp,fn,iou")
+            XCTAssertEqual(csv.count, rows.count + 1, name)
+            for (line, row) in zip(csv.dropFirst(), rows) {
+                let f = line.split(separator: ",", omittingEmptySubsequences: false)
+                XCTAssertEqual(Int(f[0]), row.category.id)
+                XCTAssertEqual(Double(String(f[3])), row.scores.pq)
+            }
+            // The printed table: a title line, a header and one line per category with segments.
+            XCTAssertEqual(r.perCategoryText().split(separator: "\n").count, scored + 2, name)
+        }
+    }
+
     func testSampleAgainstItself_IsPerfect() throws {
         let root = try TestPaths.shared("panoptic/sample")
         let r = try PanopticQuality.evaluate(groundTruthJSON: root + "/panoptic_examples.json", groundTruthFolder: root + "/panoptic_examples",

@@ -101,6 +101,18 @@ final class GetMapToolTests: XCTestCase {
         XCTAssertEqual((json["Things"] as! [String: Any])["pq"] as! Double, 0.11441553824101769, accuracy: 1e-9)
         XCTAssertEqual((json["Stuff"] as! [String: Any])["pq"] as! Double, 0.5303597483004214, accuracy: 1e-9)
         XCTAssertNotNil((json["per_class"] as! [String: Any])["person"])
+        // The per-category table after panopticapi's (the 14 categories with segments).
+        XCTAssertTrue(r.stdout.contains("Per category (PQ, SQ, RQ in percent; 119 categories without segments left out)"), r.stdout)
+        let analysis = try ToolRunner.run("get-map", ["panoptic", "--gt-json", root + "/sample/panoptic_examples.json", "--gt-folder", root + "/sample/panoptic_examples",
+                                "--pred-json", c + "/pred_shift.json", "--pred-folder", c + "/pred_shift", "--analysis", dir + "/pq", "--report"], in: dir)
+        XCTAssertEqual(analysis.status, 0, analysis.stderr)
+        let csv = try String(contentsOfFile: dir + "/pq/per_class.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(csv.count, 134)   // header + the sample's 133 categories
+        let page = try String(contentsOfFile: dir + "/pq/report.html", encoding: .utf8)
+        XCTAssertTrue(page.contains("id=\"per-category-table\""))
+        let noAnalysis = try ToolRunner.run("get-map", ["panoptic", "--gt-json", root + "/sample/panoptic_examples.json", "--pred-json", c + "/pred_shift.json", "--report"], in: dir)
+        XCTAssertNotEqual(noAnalysis.status, 0)
+        XCTAssertTrue(noAnalysis.stderr.contains("--report needs --analysis"), noAnalysis.stderr)
 
         // The sample against itself, folders defaulting to the JSON paths without .json.
         let same = try ToolRunner.run("get-map", ["panoptic", "--gt-json", root + "/sample/panoptic_examples.json",

@@ -3,6 +3,7 @@ import ArgumentParser
 import Datasets
 import Eval
 import Foundation
+import Report
 import ToolSupport
 
 /// `get-map panoptic`: panoptic quality with panopticapi's pq_compute semantics.
@@ -12,7 +13,10 @@ struct PanopticCommand: ParsableCommand {
         abstract: "Panoptic quality (PQ, SQ, RQ) of COCO panoptic predictions, as panopticapi's pq_compute.",
         discussion: """
         Both sides are COCO panoptic JSON files with a folder of PNGs whose pixels hold segment \
-        ids (R + 256 G + 256^2 B, 0 = void). Images are evaluated in parallel.
+        ids (R + 256 G + 256^2 B, 0 = void). Images are evaluated in parallel. After \
+        panopticapi's table comes the per-category table (PQ, SQ, RQ, TP, FP, FN of each \
+        category with segments); --analysis DIR writes it for every category as per_class.csv \
+        and, with --report, report.html (one self-contained page, the table sortable).
         """)
 
     @Option(help: "Ground-truth panoptic JSON.")
@@ -33,8 +37,15 @@ struct PanopticCommand: ParsableCommand {
     @Option(help: "Also write every number to this JSON file (fractions in [0, 1], classes keyed by name).")
     var json: String?
 
+    @Option(help: "Write the per-category table of every category to this folder (per_class.csv).")
+    var analysis: String?
+
+    @Flag(help: "With --analysis: also write report.html there, one self-contained page (no network).")
+    var report = false
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if report && analysis == nil { throw ValidationError("--report needs --analysis DIR (the page is written there)") }
     }
 
     static func folder(beside json: String) -> String {
@@ -64,8 +75,17 @@ struct PanopticCommand: ParsableCommand {
                                                       threads: threads, progress: bar.update)
             bar.finish()
             print(result.tableText(), terminator: "")
+            print(result.perCategoryText(), terminator: "")
             print("Time elapsed: \(String(format: "%.2f", Date().timeIntervalSince(start))) seconds")
             if let json { try writeText(result.jsonText(), to: json) }
+            if let analysis {
+                try writeText(result.perCategoryCSV, to: FileIO.join(analysis, "per_class.csv"))
+                if report {
+                    try writeText(PanopticAnalysisReport(result: result).html(), to: FileIO.join(analysis, "report.html"))
+                    print("Report written to \(FileIO.join(analysis, "report.html"))")
+                }
+                print("Analysis written to \(analysis)")
+            }
         }
     }
 }
