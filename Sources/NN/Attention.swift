@@ -36,7 +36,8 @@ public final class MultiheadAttention: Module {
     }
 
     /// query [L, N, E], key [S, N, kdim], value [S, N, vdim]; `keyPaddingMask` [N, S] is true
-    /// where a key is padding (ignored); `attentionMask` [L, S] is added to the scores.
+    /// where a key is padding (ignored); `attentionMask` [L, S] (or [N*H, L, S], one per image
+    /// and head, image-major as PyTorch's 3-D masks) is added to the scores.
     /// Returns the output [L, N, E] and, with `needWeights` (PyTorch's `need_weights`), the
     /// attention weights averaged over heads [N, L, S]; without them, inference computes the
     /// attention in blocks of queries (see `scaledDotProductAttention`).
@@ -77,8 +78,9 @@ public final class MultiheadAttention: Module {
 /// Multi-head scaled dot-product attention over already projected inputs (nn.MultiheadAttention
 /// after its input projection; Conditional DETR's attention, which has none): q [L, N, H*dq],
 /// k [S, N, H*dq], v [S, N, H*dv] -> [L, N, H*dv], scores scaled by dq^-0.5; `attentionMask`
-/// [L, S] is added to the scores, `keyPaddingMask` [N, S] is true where a key is ignored.
-/// With `needWeights`, also returns the attention probabilities [N*H, L, S] (before dropout).
+/// [L, S] (or [N*H, L, S], image-major) is added to the scores, `keyPaddingMask` [N, S] is true
+/// where a key is ignored. With `needWeights`, also returns the attention probabilities
+/// [N*H, L, S] (before dropout).
 ///
 /// When nothing is recorded for a backward pass (inference, or inputs without gradients), no
 /// dropout applies and the weights are not asked for, the scores are computed for blocks of
@@ -94,7 +96,8 @@ public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, heads h: 
     precondition(k.shape == [s, n, h * dq] && v.shape[0] == s && v.shape[1] == n && v.shape[2] % h == 0,
                  "attention: q \(q.shape), k \(k.shape), v \(v.shape), \(h) heads")
     if let attentionMask {
-        precondition(attentionMask.shape == [l, s], "attention: attention mask \(attentionMask.shape) for [\(l), \(s)]")
+        precondition(attentionMask.shape == [l, s] || attentionMask.shape == [n * h, l, s],
+                     "attention: attention mask \(attentionMask.shape) for [\(l), \(s)] or [\(n * h), \(l), \(s)]")
     }
     if let keyPaddingMask {
         precondition(keyPaddingMask.shape == [n, s], "attention: key padding mask \(keyPaddingMask.shape) for [\(n), \(s)]")
@@ -132,7 +135,11 @@ private func attentionProbabilities(_ scores: Tensor, rows: Range<Int>, heads h:
     var scores = scores
     let nh = scores.shape[0], l = rows.count, s = scores.shape[2]
     if let attentionMask {
-        scores = scores + (rows.count == attentionMask.shape[0] ? attentionMask : attentionMask.slice(axis: 0, rows))
+        if attentionMask.rank == 2 {
+            scores = scores + (rows.count == attentionMask.shape[0] ? attentionMask : attentionMask.slice(axis: 0, rows))
+        } else {
+            scores = scores + (rows.count == attentionMask.shape[1] ? attentionMask : attentionMask.slice(axis: 1, rows))
+        }
     }
     if let keyPaddingMask {
         let n = nh / h
