@@ -23,8 +23,32 @@ final class Mask2FormerParityTests: XCTestCase {
         let empty_attention_masks: Int
     }
 
+    struct Target: Decodable {
+        let labels: [Int]
+        /// [y0, y1, x0, x1) of each mask on the 64x96 batch.
+        let rects: [[Int]]
+
+        var target: Mask2FormerTarget {
+            let masks = Tensor.zeros([labels.count, 64, 96])
+            for (k, r) in rects.enumerated() {
+                for y in r[0]..<r[1] { for x in r[2]..<r[3] { masks.data[(k * 64 + y) * 96 + x] = 1 } }
+            }
+            return Mask2FormerTarget(labels: labels, masks: masks)
+        }
+    }
+
+    struct Loss: Decodable {
+        let loss_cross_entropy, loss_mask, loss_dice: Double
+        let indices: [[[Int]]]
+    }
+
     struct Fixture: Decodable {
         struct Config: Decodable { let width, heads, queries, classes, encoder_layers, decoder_layers, feed_forward: Int }
+        let rand_seed: UInt64
+        let targets: [Target]
+        let losses: [Loss]
+        let loss: Double
+        let grads: [String: HFParity.Sampled]
         let seed: UInt64
         let keys: [String]
         let ranges: [String: [Double]]
@@ -98,6 +122,25 @@ final class Mask2FormerParityTests: XCTestCase {
             assertClose(got.classLogits.scalars, want.class_logits.data, atol: 1e-4, rtol: 0, "prediction \(i) class logits")
             assertSampled(got.maskLogits, want.mask_logits, "prediction \(i) mask logits")
         }
+    }
+
+    /// The matching and the terms of every prediction, the total and the gradients of a few
+    /// parameters, with the point draws of the fixture's stream.
+    func testLossesAndGradientsMatchTransformers() throws {
+        let (f, model, out) = try Self.run()
+        let criterion = Mask2FormerCriterion(numClasses: f.config.classes)
+        var rng = SplitMix64(seed: f.rand_seed)
+        let losses = try criterion(out.predictions, f.targets.map { $0.target }, using: &rng)
+        XCTAssertEqual(losses.terms.count, f.losses.count)
+        for (i, (got, want)) in zip(zip(losses.terms, losses.indices), f.losses).enumerated() {
+            XCTAssertEqual(got.1.map { [$0.queries, $0.targets] }, want.indices, "prediction \(i) matching")
+            XCTAssertLessThan(HFParity.relativeError(got.0.ce.item, want.loss_cross_entropy), 1e-4, "prediction \(i) loss_ce")
+            XCTAssertLessThan(HFParity.relativeError(got.0.mask.item, want.loss_mask), 1e-4, "prediction \(i) loss_mask")
+            XCTAssertLessThan(HFParity.relativeError(got.0.dice.item, want.loss_dice), 1e-4, "prediction \(i) loss_dice")
+        }
+        XCTAssertLessThan(HFParity.relativeError(losses.total.item, f.loss), 1e-4, "total")
+        losses.total.backward()
+        HFParity.assertGradients(model, f.grads)
     }
 
     /// The official R-50 model's keys (facebookresearch/Mask2Former's COCO checkpoints) at the
