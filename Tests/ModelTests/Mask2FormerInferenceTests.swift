@@ -103,3 +103,38 @@ final class Mask2FormerInferenceTests: XCTestCase {
         XCTAssertEqual(p.ids, [Int32](repeating: 0, count: 16))
     }
 }
+
+/// Mask2FormerCriterion on bad targets: a clear error naming the image and the problem, no trap.
+final class Mask2FormerCriterionInputTests: XCTestCase {
+    func prediction() -> Mask2FormerPrediction {
+        var rng = SplitMix64(seed: 3)
+        return Mask2FormerPrediction(classLogits: Tensor.uniform([2, 3, 4], low: -1, high: 1, using: &rng),
+                                     maskLogits: Tensor.uniform([2, 3, 4, 4], low: -1, high: 1, using: &rng))
+    }
+
+    func testBadTargetsThrow() {
+        var criterion = Mask2FormerCriterion(numClasses: 3)
+        criterion.numPoints = 16
+        var rng = SplitMix64(seed: 1)
+        let good = Mask2FormerTarget(labels: [1], masks: Tensor.ones([1, 8, 8]))
+        XCTAssertThrowsError(try criterion([prediction()], [good, Mask2FormerTarget(labels: [3], masks: Tensor.ones([1, 8, 8]))], using: &rng)) {
+            XCTAssertEqual($0 as? DETRInputError, .labelOutOfRange(image: 1, index: 0, label: 3, numClasses: 3))
+        }
+        XCTAssertThrowsError(try criterion([prediction()], [good, Mask2FormerTarget(labels: [0, 1], masks: Tensor.ones([1, 8, 8]))], using: &rng)) {
+            XCTAssertTrue(String(describing: $0).contains("image 1"), String(describing: $0))
+        }
+        XCTAssertThrowsError(try criterion([prediction()], [good, Mask2FormerTarget(labels: [0], masks: Tensor.ones([1, 8, 6]))], using: &rng)) {
+            XCTAssertTrue(String(describing: $0).contains("image 1"), String(describing: $0))
+        }
+        XCTAssertThrowsError(try criterion([prediction()], [good], using: &rng)) {
+            XCTAssertEqual($0 as? DETRInputError, .batchMismatch(outputs: 2, targets: 1))
+        }
+        XCTAssertThrowsError(try criterion([], [good, good], using: &rng))
+        // Images without targets are fine: every query is "no object", no mask term.
+        let empty = Mask2FormerTarget(labels: [], masks: Tensor.zeros([0, 8, 8]))
+        let losses = try? criterion([prediction()], [empty, empty], using: &rng)
+        XCTAssertNotNil(losses)
+        XCTAssertEqual(losses?.terms[0].mask.item, 0)
+        XCTAssertTrue(losses?.total.item.isFinite ?? false)
+    }
+}

@@ -59,6 +59,11 @@ final class FeedForwardBlock: Module {
 public struct Mask2FormerPrediction {
     public var classLogits: Tensor
     public var maskLogits: Tensor
+
+    public init(classLogits: Tensor, maskLogits: Tensor) {
+        self.classLogits = classLogits
+        self.maskLogits = maskLogits
+    }
 }
 
 /// Mask2Former's MultiScaleMaskedTransformerDecoder under the official keys (below
