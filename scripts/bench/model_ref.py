@@ -13,7 +13,12 @@ classes, as the official panoptic model), eval mode, no grad: the official faceb
 code when the environment variable DETR_REPO names a clone of it (its `main.py` argument defaults
 with --masks --dataset_file coco_panoptic; its imports need pycocotools and scipy; random weights,
 no download), else transformers' DetrForSegmentation (which peaks far higher: 12.6 GB against
-the official code's 3.5 GB at 1x800x1066). Threads: torch's default.
+the official code's 3.5 GB at 1x800x1066).
+mask2former-r50-infer-BxHxW and mask2former-r50-train-2x512x512:
+Mask2FormerForUniversalSegmentation with transformers' ResNet-50 backbone config (random init; it
+runs with a warning), 133 classes and the official sizes (100 queries, width 256, 6 encoder and 9
+decoder layers); the training step has 5 rectangular segments per image, 12544 points, clipping at
+0.01 and AdamW (weight decay 0.05, backbone at 0.1x). Threads: torch's default.
 """
 import os
 import sys
@@ -30,8 +35,49 @@ except ImportError as e:
 
 
 
+def prepare_mask2former(case):
+    from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, ResNetConfig
+    backbone = ResNetConfig(out_features=["stage1", "stage2", "stage3", "stage4"])
+    model = Mask2FormerForUniversalSegmentation(Mask2FormerConfig(backbone_config=backbone, num_labels=133)).eval()
+    if case.startswith("mask2former-r50-infer-"):
+        b, h, w = (int(v) for v in case.rsplit("-", 1)[1].split("x"))
+        x = torch.rand(b, 3, h, w) * 4 - 2
+
+        def infer():
+            with torch.no_grad():
+                model(pixel_values=x)
+        return infer
+    if case == "mask2former-r50-train-2x512x512":
+        model.train()
+        x = torch.rand(2, 3, 512, 512) * 4 - 2
+        g = torch.Generator().manual_seed(3)
+        mask_labels, class_labels = [], []
+        for _ in range(2):
+            m = torch.zeros(5, 512, 512)
+            for k in range(5):
+                y0, x0 = (int(v) for v in torch.randint(0, 384, (2,), generator=g))
+                hh, ww = (32 + int(v) for v in torch.randint(0, 96, (2,), generator=g))
+                m[k, y0:y0 + hh, x0:x0 + ww] = 1
+            mask_labels.append(m)
+            class_labels.append(torch.randint(0, 133, (5,), generator=g))
+        backbone_params = [p for n, p in model.named_parameters() if "pixel_level_module.encoder" in n and p.requires_grad]
+        rest = [p for n, p in model.named_parameters() if "pixel_level_module.encoder" not in n and p.requires_grad]
+        opt = torch.optim.AdamW([{"params": rest}, {"params": backbone_params, "lr": 1e-5}], lr=1e-4, weight_decay=0.05)
+
+        def step():
+            opt.zero_grad()
+            out = model(pixel_values=x, mask_labels=mask_labels, class_labels=class_labels)
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.01)
+            opt.step()
+        return step
+    sys.exit(f"unknown case {case}")
+
+
 def prepare(case):
     torch.manual_seed(0)
+    if case.startswith("mask2former-"):
+        return prepare_mask2former(case)
     if case.startswith("conditional-"):
         cfg = ConditionalDetrConfig(use_timm_backbone=True, backbone="resnet50", use_pretrained_backbone=False, num_labels=91)
         model = ConditionalDetrForObjectDetection(cfg).eval()

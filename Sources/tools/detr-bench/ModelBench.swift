@@ -7,10 +7,11 @@ import Tensor
 /// `detr-bench model`: DETR-R50 and Conditional DETR-R50 inference (and, with the criterion,
 /// training steps) against transformers' DetrForObjectDetection / ConditionalDetrForObjectDetection
 /// on the same shapes (scripts/bench/model_ref.py); Group DETR's K=11 training step against
-/// K=1 of the same network (our own, same run: the ratio is the cost of the groups).
+/// K=1 of the same network (our own, same run: the ratio is the cost of the groups); Mask2Former-R50
+/// inference and training steps against transformers' Mask2FormerForUniversalSegmentation.
 struct ModelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "model", abstract: "DETR-R50 and Conditional DETR-R50 inference and training steps vs PyTorch/transformers.")
+        commandName: "model", abstract: "DETR-R50, Conditional DETR-R50 and Mask2Former-R50 inference and training steps vs PyTorch/transformers.")
 
     @OptionGroup var options: BenchOptions
 
@@ -81,5 +82,6 @@ struct ModelBench: ParsableCommand {
                 // Group DETR: K=11 against transformers' K=1 step of the same network (its ratio to
                 // our K=1 case above is the cost of the groups).
                 trainingStep(groups11, name: "conditional-detr-r50-train-k11-2x512x512", referenceCase: "conditional-detr-r50-train-2x512x512")]
+            + Mask2FormerBench.cases()
     }
 }
