@@ -37,6 +37,13 @@ final class Mask2FormerParityTests: XCTestCase {
         }
     }
 
+    struct OddSize: Decodable {
+        let seed: UInt64
+        let shape: [Int]
+        let class_logits: EncodedTensor
+        let mask_logits: Sampled
+    }
+
     struct Loss: Decodable {
         let loss_cross_entropy, loss_mask, loss_dice: Double
         let indices: [[[Int]]]
@@ -49,6 +56,7 @@ final class Mask2FormerParityTests: XCTestCase {
         let losses: [Loss]
         let loss: Double
         let grads: [String: HFParity.Sampled]
+        let odd_size: OddSize
         let seed: UInt64
         let keys: [String]
         let ranges: [String: [Double]]
@@ -122,6 +130,22 @@ final class Mask2FormerParityTests: XCTestCase {
             assertClose(got.classLogits.scalars, want.class_logits.data, atol: 1e-4, rtol: 0, "prediction \(i) class logits")
             assertSampled(got.maskLogits, want.mask_logits, "prediction \(i) mask logits")
         }
+    }
+
+    /// Images whose sizes are not multiples of 32 (2x3x50x70: maps of 13x18 ... 2x3): the last
+    /// prediction.
+    func testOddSizesMatchTransformers() throws {
+        let f = try TestPaths.decodeFixture(Fixture.self, "mask2former_hf_reference.json")
+        var rng = SplitMix64(seed: 1)
+        let model = Mask2Former(Self.config(f.config), using: &rng)
+        try model.load(HFParity.filledState(keys: f.keys, shapes: f.shapes, ranges: f.ranges, seed: f.seed))
+        var pixels = SplitMix64(seed: f.odd_size.seed)
+        let images = Tensor(HFParity.stream(&pixels, f.odd_size.shape.reduce(1, *), low: -1, high: 1), shape: f.odd_size.shape)
+        var ctx = ForwardContext(training: false)
+        let last = withNoGrad { model(images: images, &ctx) }.last
+        XCTAssertEqual(last.classLogits.shape, f.odd_size.class_logits.shape)
+        assertClose(last.classLogits.scalars, f.odd_size.class_logits.data, atol: 1e-4, rtol: 0, "class logits")
+        assertSampled(last.maskLogits, f.odd_size.mask_logits, "mask logits")
     }
 
     /// The matching and the terms of every prediction, the total and the gradients of a few
