@@ -163,6 +163,11 @@ final class Mask2FormerParityTests: XCTestCase {
             XCTAssertLessThan(HFParity.relativeError(got.0.dice.item, want.loss_dice), 1e-4, "prediction \(i) loss_dice")
         }
         XCTAssertLessThan(HFParity.relativeError(losses.total.item, f.loss), 1e-4, "total")
+        XCTAssertEqual(losses.named.count, 3 * f.losses.count)
+        XCTAssertEqual(Array(losses.named.suffix(3).map { $0.name }), ["loss_ce", "loss_mask", "loss_dice"])
+        XCTAssertEqual(losses.named[0].name, "loss_ce_0")
+        let weighted = losses.named.map { Double($0.weight * $0.value.item) }.reduce(0, +)
+        XCTAssertLessThan(HFParity.relativeError(Float(weighted), f.loss), 1e-4, "weighted named terms")
         losses.total.backward()
         HFParity.assertGradients(model, f.grads)
     }

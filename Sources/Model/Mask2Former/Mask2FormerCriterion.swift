@@ -43,6 +43,10 @@ public struct Mask2FormerLosses {
     public var indices: [[MatchIndices]]
     /// Sum over predictions of weightCE * ce + weightMask * mask + weightDice * dice.
     public var total: Tensor
+    /// The weighted terms of every prediction with the official names (`loss_ce`, `loss_mask`,
+    /// `loss_dice` for the last prediction, `_0`, `_1`, ... for the others); the total is the
+    /// sum of weight * value over them.
+    public var named: [LossTerm]
 }
 
 /// Mask2Former's matcher and SetCriterion (the official `HungarianMatcher` and `SetCriterion`
@@ -209,7 +213,14 @@ public struct Mask2FormerCriterion: Sendable {
         }
         let all = terms.map { $0! }
         var total = Tensor.zeros([])
-        for t in all { total = total + t.ce * weightCE + t.mask * weightMask + t.dice * weightDice }
-        return Mask2FormerLosses(terms: all, indices: indices, total: total)
+        var named: [LossTerm] = []
+        for (i, t) in all.enumerated() {
+            total = total + t.ce * weightCE + t.mask * weightMask + t.dice * weightDice
+            let suffix = i == all.count - 1 ? "" : "_\(i)"
+            named += [LossTerm(name: "loss_ce" + suffix, weight: weightCE, value: t.ce),
+                      LossTerm(name: "loss_mask" + suffix, weight: weightMask, value: t.mask),
+                      LossTerm(name: "loss_dice" + suffix, weight: weightDice, value: t.dice)]
+        }
+        return Mask2FormerLosses(terms: all, indices: indices, total: total, named: named)
     }
 }
