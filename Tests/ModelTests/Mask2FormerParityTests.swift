@@ -172,6 +172,39 @@ final class Mask2FormerParityTests: XCTestCase {
         HFParity.assertGradients(model, f.grads)
     }
 
+    /// A state dict's shapes give back the configuration that made it (the fixture's sizes, and
+    /// a variant with a trainable ResNet-34, 4 heads, other counts); a state dict without a
+    /// Mask2Former key, or whose attention rows are not heads x 3 x 4, is refused.
+    func testConfigInferredFromStateDictShapes() throws {
+        let f = try TestPaths.decodeFixture(Fixture.self, "mask2former_hf_reference.json")
+        var variant = Self.config(f.config)
+        variant.backbone = .resnet34
+        variant.backboneNorm = .trainable
+        variant.numClasses = 5
+        variant.heads = 4
+        variant.decoderLayers = 3
+        variant.encoderLayers = 1
+        variant.numQueries = 9
+        variant.maskDim = 32
+        variant.feedForward = 96
+        for c in [Self.config(f.config), variant] {
+            var rng = SplitMix64(seed: 0)
+            let shapes = Dictionary(uniqueKeysWithValues: Mask2Former(c, using: &rng).namedState().map { ($0.key, $0.tensor.shape) })
+            XCTAssertTrue(Mask2FormerConfig.recognises(Set(shapes.keys)))
+            XCTAssertEqual(try Mask2FormerConfig.inferred(from: shapes), c)
+        }
+        XCTAssertEqual(try Mask2FormerConfig.inferred(from: f.shapes), Self.config(f.config))
+        var partial = f.shapes
+        partial["sem_seg_head.predictor.query_feat.weight"] = nil
+        XCTAssertFalse(Mask2FormerConfig.recognises(Set(partial.keys)))
+        XCTAssertThrowsError(try Mask2FormerConfig.inferred(from: partial)) {
+            XCTAssertTrue(String(describing: $0).contains("query_feat"), String(describing: $0))
+        }
+        var oddHeads = f.shapes
+        oddHeads["sem_seg_head.pixel_decoder.transformer.encoder.layers.0.self_attn.attention_weights.weight"] = [50, 64]
+        XCTAssertThrowsError(try Mask2FormerConfig.inferred(from: oddHeads))
+    }
+
     /// The official R-50 model's keys (facebookresearch/Mask2Former's COCO checkpoints) at the
     /// paper's sizes: detectron2's backbone names, 6 encoder layers, 9 decoder layers, 100 queries.
     func testPaperSizesUseTheOfficialKeys() {

@@ -53,3 +53,55 @@ public struct Mask2FormerConfig: Equatable, Sendable, Codable {
         return out
     }
 }
+
+extension Mask2FormerConfig {
+    /// Whether a state dict's keys are Mask2Former's (the official detectron2 names).
+    public static func recognises(_ keys: Set<String>) -> Bool {
+        keys.contains("sem_seg_head.predictor.query_feat.weight") && keys.contains("sem_seg_head.pixel_decoder.mask_features.weight")
+    }
+
+    /// The configuration an official state dict implies, read off its shapes: classes, widths,
+    /// queries, layer counts and feed-forward widths, the backbone's depth and norm. Heads and
+    /// points share the deformable attention's shapes (heads x 3 levels x points): the points are
+    /// taken as the paper's 4. Throws `StateDictError` naming what does not fit.
+    public static func inferred(from shapes: [String: [Int]]) throws -> Mask2FormerConfig {
+        let s = StateDictShapes(shapes)
+        let head = "sem_seg_head.predictor.", pixel = "sem_seg_head.pixel_decoder."
+        func matrix(_ key: String) throws -> [Int] {
+            let shape = try s.shape(key)
+            guard shape.count >= 2, shape[0] >= 1, shape[1] >= 1 else { throw StateDictError("\(key) has shape \(shape)") }
+            return shape
+        }
+        var c = Mask2FormerConfig()
+        let cls = try matrix(head + "class_embed.weight")
+        guard cls[0] >= 2 else { throw StateDictError("\(head)class_embed.weight has shape \(cls): no real class") }
+        c.numClasses = cls[0] - 1
+        c.hiddenDim = cls[1]
+        c.numQueries = try matrix(head + "query_feat.weight")[0]
+        c.decoderLayers = s.count(head + "transformer_ffn_layers")
+        c.feedForward = try matrix(head + "transformer_ffn_layers.0.linear1.weight")[0]
+        let mask = try matrix(pixel + "mask_features.weight")
+        c.maskDim = mask[0]
+        c.convDim = mask[1]
+        let encoder = pixel + "transformer.encoder.layers"
+        c.encoderLayers = s.count(encoder)
+        c.encoderFeedForward = try matrix(encoder + ".0.linear1.weight")[0]
+        let weights = try matrix(encoder + ".0.self_attn.attention_weights.weight")[0]
+        guard weights % (3 * c.points) == 0 else {
+            throw StateDictError("\(encoder).0.self_attn.attention_weights.weight has \(weights) rows: not heads x 3 levels x \(c.points) points")
+        }
+        c.heads = weights / (3 * c.points)
+        let bottleneck = s.has("backbone.res2.0.conv3.weight")
+        let res4 = s.count("backbone.res4")
+        switch (bottleneck, res4) {
+        case (false, 2): c.backbone = .resnet18
+        case (false, 6): c.backbone = .resnet34
+        case (true, 6): c.backbone = .resnet50
+        case (true, 23): c.backbone = .resnet101
+        default: throw StateDictError("unknown backbone (res4 has \(res4) blocks, bottleneck \(bottleneck))")
+        }
+        c.backboneNorm = s.backboneNorm
+        if let p = c.problems().first { throw StateDictError(p) }
+        return c
+    }
+}
