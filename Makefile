@@ -5,7 +5,9 @@
 
 SWIFT ?= swift
 # chromium-headless-shell: the test that opens get-map's report.html in a real browser.
-DEB_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libdeflate-dev libxml2-dev libcairo2-dev libdnnl-dev pkg-config chromium-headless-shell
+# openmpi-bin, libopenmpi-dev: data-parallel detr-train under mpirun (loaded at run time) and its test.
+DEB_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libdeflate-dev libxml2-dev libcairo2-dev libdnnl-dev pkg-config chromium-headless-shell \
+	openmpi-bin libopenmpi-dev
 DEMO_DIR ?= demo
 DEMO_IMAGES ?= 1200
 SEED ?= 0

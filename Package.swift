@@ -52,6 +52,9 @@ let package = Package(
         // Vectorised row kernels (softmax, layer norm, exp) with run-time dispatch to the
         // widest vector unit: Swift's SIMD types lower poorly on the default x86-64 target.
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=fast"])]),
+        // Open MPI loaded at run time (dlopen of libmpi.so.40): data-parallel training under
+        // mpirun without linking MPI, so every tool runs where Open MPI is not installed.
+        .target(name: "CMPIShim", path: "Sources/CMPIShim", linkerSettings: [.linkedLibrary("dl")]),
         // The seeded generator and process set-up that every tool shares, with no dependency.
         .target(name: "Base"),
         .target(name: "Tensor", dependencies: ["Base", "COpenBLAS", "CDNNL", "CKernels"]),
@@ -73,7 +76,7 @@ let package = Package(
         // What the model tools share over the library modules: checkpoint bundles, inference on
         // images, the training loop and the checkpoint option group.
         .target(name: "Pipeline", dependencies: [
-            "Base", "Datasets", "Augment", "Eval", "Plots", "Model", "NN", "Tensor", "ToolSupport",
+            "Base", "Datasets", "Augment", "Eval", "Plots", "Model", "NN", "Tensor", "ToolSupport", "CMPIShim",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -21,6 +21,11 @@ public struct LoaderOptions: Sendable {
     /// Pad batches to a multiple of this (1: no extra padding).
     public var padToMultipleOf: Int
     public var normalization: Normalization
+    /// Data-parallel training: every batch's positions are cut into `shardCount` consecutive
+    /// parts and this loader serves part `shardIndex` (the same global order, seeds and
+    /// augmentations as one loader of the whole batch). 0 of 1: the whole batch.
+    public var shardIndex = 0
+    public var shardCount = 1
 
     public init(batchSize: Int = 2, shuffle: Bool = true, dropLast: Bool = false, workers: Int = 0,
                 prefetchBatches: Int? = nil, lenient: Bool = false, seed: UInt64 = 42, padToMultipleOf: Int = 1,
@@ -44,6 +49,8 @@ public struct Batch: Sendable {
     public var paths: [String]
     /// Data-set indices of the samples.
     public var indices: [Int]
+    /// The position in the global batch of the first sample (a shard's start; 0 otherwise).
+    public var offset = 0
 }
 
 /// A sample that failed (thrown in strict mode, recorded in lenient mode).
@@ -76,6 +83,16 @@ public final class DataLoader: Sendable {
         guard options.workers >= 0 else { throw LoaderOptionsError(description: "workers must be 0 or more, got \(options.workers)") }
         guard options.padToMultipleOf > 0 else { throw LoaderOptionsError(description: "padToMultipleOf must be positive") }
         if let p = options.prefetchBatches, p < 1 { throw LoaderOptionsError(description: "prefetchBatches must be at least 1") }
+        guard options.shardCount > 0, (0..<options.shardCount).contains(options.shardIndex) else {
+            throw LoaderOptionsError(description: "shard \(options.shardIndex) of \(options.shardCount) does not exist")
+        }
+        guard options.shardCount <= min(options.batchSize, dataset.count) else {
+            throw LoaderOptionsError(description: "\(options.shardCount) shards of batches of \(min(options.batchSize, dataset.count)) samples leave some empty")
+        }
+        let last = dataset.count % options.batchSize
+        if !options.dropLast, last > 0, last < options.shardCount {
+            throw LoaderOptionsError(description: "\(options.shardCount) shards of the last batch of \(last) samples leave some empty")
+        }
         self.dataset = dataset
         self.transform = transform
         self.options = options
@@ -185,6 +202,8 @@ final class EpochState: @unchecked Sendable {
 
     let condition = NSCondition()
     let finished = DispatchGroup()
+    /// The positions this loader serves (its shard of each batch), in order.
+    let owned: [Int]
     var nextPosition = 0
     var consumed = 0
     var cancelled = false
@@ -201,9 +220,19 @@ final class EpochState: @unchecked Sendable {
         self.total = min(order.count, batches * batchSize)
         self.prefetch = loader.options.prefetchBatches ?? max(2, 2 * loader.options.workers)
         let total = self.total, size = self.batchSize
+        let shard = loader.options.shardIndex, shards = loader.options.shardCount
+        let shardOf = { (b: Int) -> Range<Int> in
+            let lo = b * size, n = min(total, (b + 1) * size) - lo
+            return (lo + shard * n / shards)..<(lo + (shard + 1) * n / shards)
+        }
+        self.shardRanges = (0..<batches).map(shardOf)
+        self.owned = shardRanges.flatMap { Array($0) }
         self.slots = Array(repeating: nil, count: total)
-        self.remaining = (0..<batches).map { b in min(total, (b + 1) * size) - b * size }
+        self.remaining = shardRanges.map(\.count)
     }
+
+    /// Each batch's positions that this loader serves.
+    let shardRanges: [Range<Int>]
 
     func start() {
         for _ in 0..<loader.options.workers {
@@ -216,20 +245,20 @@ final class EpochState: @unchecked Sendable {
         }
     }
 
-    func positions(ofBatch b: Int) -> Range<Int> { (b * batchSize)..<min(total, (b + 1) * batchSize) }
+    func positions(ofBatch b: Int) -> Range<Int> { shardRanges[b] }
 
     /// A worker: takes positions in order, as long as their batch is within the prefetch bound.
     func work() {
         while true {
             condition.lock()
-            while !cancelled && nextPosition < total && nextPosition / batchSize >= consumed + prefetch {
+            while !cancelled && nextPosition < owned.count && owned[nextPosition] / batchSize >= consumed + prefetch {
                 condition.wait()
             }
-            if cancelled || nextPosition >= total {
+            if cancelled || nextPosition >= owned.count {
                 condition.unlock()
                 return
             }
-            let p = nextPosition
+            let p = owned[nextPosition]
             nextPosition += 1
             condition.unlock()
 
@@ -257,11 +286,12 @@ final class EpochState: @unchecked Sendable {
 
     func collate(_ results: [Result<Sample, LoaderError>], batch b: Int) -> Collated {
         var samples: [Sample] = [], indices: [Int] = [], skipped: [LoaderError] = []
+        let first = positions(ofBatch: b).lowerBound
         for (k, r) in results.enumerated() {
             switch r {
             case let .success(s):
                 samples.append(s)
-                indices.append(order[b * batchSize + k])
+                indices.append(order[first + k])
             case let .failure(e):
                 if !loader.options.lenient { return Collated(batch: nil, error: e, skipped: []) }
                 skipped.append(e)
@@ -272,7 +302,8 @@ final class EpochState: @unchecked Sendable {
             let norm = loader.options.normalization
             let nested = try NestedTensor.batching(samples.map(\.image), normalization: norm,
                                                    padToMultipleOf: loader.options.padToMultipleOf)
-            let batch = Batch(images: nested, targets: samples.map { norm.target($0) }, paths: samples.map(\.path), indices: indices)
+            let batch = Batch(images: nested, targets: samples.map { norm.target($0) }, paths: samples.map(\.path), indices: indices,
+                              offset: first - b * batchSize)
             return Collated(batch: batch, error: nil, skipped: skipped)
         } catch {
             let first = samples[0]

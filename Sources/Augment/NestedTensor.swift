@@ -84,6 +84,27 @@ public struct NestedTensor: Sendable {
         return NestedTensor(tensors: out, mask: BoolTensor(mask, shape: [b, hMax, wMax]))
     }
 
+    /// The batch zero-padded further to `height` x `width` (at least its own size): what a
+    /// process of a data-parallel run holding part of a batch pads to, the whole batch's shape.
+    public func padded(toHeight height: Int, width: Int) -> NestedTensor {
+        let b = tensors.shape[0], c = tensors.shape[1], h = tensors.shape[2], w = tensors.shape[3]
+        if height <= h && width <= w { return self }
+        let hOut = Swift.max(height, h), wOut = Swift.max(width, w)
+        let out = Tensor.zeros([b, c, hOut, wOut])
+        var m = [Bool](repeating: true, count: b * hOut * wOut)
+        let src = tensors.data, dst = out.data
+        for plane in 0..<(b * c) {
+            for y in 0..<h { (dst + (plane * hOut + y) * wOut).update(from: src + (plane * h + y) * w, count: w) }
+        }
+        let old = mask.values
+        for i in 0..<b {
+            for y in 0..<h {
+                for x in 0..<w { m[(i * hOut + y) * wOut + x] = old[(i * h + y) * w + x] }
+            }
+        }
+        return NestedTensor(tensors: out, mask: BoolTensor(m, shape: [b, hOut, wOut]))
+    }
+
     /// The padding mask at a feature map's size: nearest-neighbour as
     /// `F.interpolate(mask[None].float(), size=(height, width)).to(bool)[0]`
     /// (source index `min(floor(i * (in / out)), in - 1)`, scale in Float).

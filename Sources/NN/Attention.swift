@@ -41,8 +41,9 @@ public final class MultiheadAttention: Module {
     /// Returns the output [L, N, E] and, with `needWeights` (PyTorch's `need_weights`), the
     /// attention weights averaged over heads [N, L, S]; without them, inference computes the
     /// attention in blocks of queries (see `scaledDotProductAttention`).
+    /// `groups`: query groups folded into N (see `scaledDotProductAttention`).
     public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, keyPaddingMask: BoolTensor? = nil,
-                               attentionMask: Tensor? = nil, needWeights: Bool = false,
+                               attentionMask: Tensor? = nil, needWeights: Bool = false, groups: Int = 1,
                                _ ctx: inout ForwardContext) -> (output: Tensor, weights: Tensor?) {
         let l = query.shape[0], n = query.shape[1], s = key.shape[0]
         let e = embedDim, h = heads
@@ -61,7 +62,8 @@ public final class MultiheadAttention: Module {
             v = value.linear(weight: vProjWeight!, bias: biases[2])
         }
         let (out, attn) = scaledDotProductAttention(q: q, k: k, v: v, heads: h, keyPaddingMask: keyPaddingMask,
-                                                    attentionMask: attentionMask, dropout: dropout, needWeights: needWeights, &ctx)
+                                                    attentionMask: attentionMask, dropout: dropout, needWeights: needWeights,
+                                                    groups: groups, &ctx)
         return (outProj(out), attn.map { $0.reshape([n, h, l, s]).mean(axis: 1) })
     }
 
@@ -80,7 +82,8 @@ public final class MultiheadAttention: Module {
 /// k [S, N, H*dq], v [S, N, H*dv] -> [L, N, H*dv], scores scaled by dq^-0.5; `attentionMask`
 /// [L, S] (or [N*H, L, S], image-major) is added to the scores, `keyPaddingMask` [N, S] is true
 /// where a key is ignored. With `needWeights`, also returns the attention probabilities
-/// [N*H, L, S] (before dropout).
+/// [N*H, L, S] (before dropout). `groups` > 1: N holds Group DETR's query groups group-major
+/// (`foldGroups`), for the per-sample dropout masks.
 ///
 /// When nothing is recorded for a backward pass (inference, or inputs without gradients), no
 /// dropout applies and the weights are not asked for, the scores are computed for blocks of
@@ -89,7 +92,7 @@ public final class MultiheadAttention: Module {
 /// each row's result is the same as the unblocked computation (the same dot products, softmax
 /// and sums per row).
 public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, heads h: Int, keyPaddingMask: BoolTensor? = nil,
-                                      attentionMask: Tensor? = nil, dropout: Float, needWeights: Bool = false,
+                                      attentionMask: Tensor? = nil, dropout: Float, needWeights: Bool = false, groups: Int = 1,
                                       _ ctx: inout ForwardContext) -> (output: Tensor, weights: Tensor?) {
     let l = q.shape[0], n = q.shape[1], s = k.shape[0]
     let dq = q.shape[2] / h, dv = v.shape[2] / h
@@ -125,7 +128,9 @@ public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, heads h: 
     }
     let attn = attentionProbabilities(qh.matmul(kh.transpose(1, 2)), rows: 0..<l, heads: h,
                                       keyPaddingMask: keyPaddingMask, attentionMask: attentionMask)
-    let out = attn.dropout(dropout, training: ctx.training, using: &ctx.rng).matmul(vh).transpose(0, 1).reshape([l, n, h * dv])
+    // Rows n * H + h with n = group * B + sample (per-sample masks, see `Tensor.dropout`).
+    let out = attn.dropout(dropout, training: ctx.training, sampleAxis: 0, groups: groups, perSample: h,
+                           sampleOffset: ctx.sampleOffset, using: &ctx.rng).matmul(vh).transpose(0, 1).reshape([l, n, h * dv])
     return (out, needWeights ? attn : nil)
 }
 

@@ -184,7 +184,8 @@ public final class Embedding: Module {
     }
 }
 
-/// Dropout with probability p in training mode.
+/// Dropout with probability p in training mode, on `[L, N, C]` sequences (the transformers'
+/// layout: samples on dimension 1), each sample's mask drawn on its own (`ForwardContext.sampleOffset`).
 public struct Dropout {
     public let p: Float
 
@@ -194,7 +195,7 @@ public struct Dropout {
     }
 
     public func callAsFunction(_ x: Tensor, _ ctx: inout ForwardContext) -> Tensor {
-        x.dropout(p, training: ctx.training, using: &ctx.rng)
+        x.dropout(p, training: ctx.training, sampleAxis: 1, sampleOffset: ctx.sampleOffset, using: &ctx.rng)
     }
 }
 

@@ -11,10 +11,15 @@ public enum StateKind: Sendable {
 public struct ForwardContext {
     public var training: Bool
     public var rng: SplitMix64
+    /// The global index of the batch's first sample: dropout draws each sample's mask from the
+    /// sample's own generator, so a process of a data-parallel run that holds samples
+    /// `sampleOffset...` draws the masks a single process would draw for them.
+    public var sampleOffset: Int
 
-    public init(training: Bool, rng: SplitMix64 = SplitMix64(seed: 0)) {
+    public init(training: Bool, rng: SplitMix64 = SplitMix64(seed: 0), sampleOffset: Int = 0) {
         self.training = training
         self.rng = rng
+        self.sampleOffset = sampleOffset
     }
 
     /// Inference: no dropout, batch norm uses running statistics.

@@ -15,6 +15,14 @@ import ToolSupport
 /// (`RunFolder`: `logs/<timestamp>/` with `best/`, `last/`, periodic checkpoints, loss and mAP
 /// text files and plots; `logs/best` and `logs/last` link to the newest run's). A run starts
 /// fresh, from pretrained weights (`PretrainedWeights`), or resumes a checkpoint (`ResumeCheckpoint`).
+///
+/// Under `mpirun` (a `ProcessWorld`) the processes train one model data-parallel: each takes
+/// its consecutive share of every global batch (`--batch` is the global batch), pads it to the
+/// global batch's shape, normalises the losses by the global batch's counts, synchronises the
+/// trainable batch norms and draws the dropout masks per sample; the gradients are summed over
+/// the processes (`DataParallelSteps`) before clipping and the optimizer step, so every process
+/// computes the step a single process would. Validation and COCO AP run on shards of the
+/// validation set and are gathered; rank 0 alone writes the logs, plots and checkpoints.
 public final class Trainer {
     public let options: TrainOptions
     public let bundle: ModelBundle
@@ -36,12 +44,20 @@ public final class Trainer {
     var records: [EpochRecord] = []
     var lastCheckpoint: String?
     let reporter: TrainReporter
+    /// The processes of a data-parallel run (nil: one process).
+    public let world: ProcessWorld?
+    /// Whether this process writes the run folder (rank 0, or the only process).
+    var writes: Bool { world?.isMain ?? true }
 
     /// Sets up a run: reads and checks the data, builds (or loads) the network and optimizer.
     /// `resume` is a checkpoint folder written by a run (`logs/last`): its weights, optimizer
     /// state, epoch and run folder are taken up again, with the given options (start from
     /// `storedOptions(resume)` to continue the same run).
-    public init(options given: TrainOptions, resume: String? = nil, reporter: TrainReporter = TrainReporter()) throws {
+    public init(options given: TrainOptions, resume: String? = nil, reporter givenReporter: TrainReporter = TrainReporter(),
+                world: ProcessWorld? = nil) throws {
+        self.world = world
+        // Rank 0 reports for the run; the other ranks would repeat it.
+        let reporter = world.map { $0.isMain } ?? true ? givenReporter : TrainReporter()
         self.reporter = reporter
         var options = given
         let checkpoint = try resume.map(ResumeCheckpoint.init)
@@ -56,7 +72,10 @@ public final class Trainer {
         // A backbone trained from scratch needs batch norms that learn (see BackboneNorm).
         options.config.backboneNorm = pretrained ? .frozen : .trainable
         if let checkpoint { options.config = checkpoint.state.config }
-        let problems = options.problems()
+        var problems = options.problems()
+        if let world {
+            problems += Self.dataParallelProblems(options, trainCount: data.train.count, processes: world.size, pretrained: pretrained)
+        }
         guard problems.isEmpty else { throw TrainError.invalidOptions(problems) }
         self.options = options
         trainSet = data.train
@@ -75,8 +94,13 @@ public final class Trainer {
         b.state.training = options
         bundle = b
         (backboneTrainable, optimizer) = Self.makeOptimizer(b.network, options)
-        criterion = options.config.makeCriterion()
-        validation = Validation(bundle: b, criterion: criterion, options: options)
+        var criterion = options.config.makeCriterion()
+        validation = Validation(bundle: b, criterion: criterion, options: options, world: world)
+        if let world {
+            criterion.globalSum = { world.sum(&$0) }
+            world.synchroniseBatchNorms()
+        }
+        self.criterion = criterion
 
         if let checkpoint {
             try checkpoint.loadOptimizer(into: optimizer)
@@ -88,10 +112,12 @@ public final class Trainer {
             reporter.note("resuming \(runDirectory) at epoch \(startEpoch + 1) (step \(step))")
         } else {
             startEpoch = options.initEpoch
-            runDirectory = RunFolder.newPath(in: options.saveDir)
+            // Rank 0 names the run folder; the others take its name.
+            let path = RunFolder.newPath(in: options.saveDir)
+            runDirectory = world.map { String(decoding: $0.broadcast(Array(path.utf8)), as: UTF8.self) } ?? path
         }
         folder = RunFolder(path: runDirectory, options: options)
-        if checkpoint != nil { try folder.keepLogs(throughEpoch: startEpoch) }
+        if checkpoint != nil && writes { try folder.keepLogs(throughEpoch: startEpoch) }
         bundle.state.runDirectory = runDirectory
     }
 
@@ -114,11 +140,25 @@ public final class Trainer {
         return (backbone, options.optimizer.make(groups: groups, momentum: options.momentum))
     }
 
+    /// What a data-parallel run over `processes` needs: batches that divide into equal shares,
+    /// at least one training sample per process.
+    static func dataParallelProblems(_ options: TrainOptions, trainCount: Int, processes: Int, pretrained: Bool) -> [String] {
+        var out: [String] = []
+        if options.batch % processes != 0 {
+            out.append("--batch \(options.batch) (the global batch) is not divisible by the \(processes) processes of the run")
+        }
+        if pretrained && options.freezeEpochs > 0 && options.freezeBatch % processes != 0 {
+            out.append("--freeze-batch \(options.freezeBatch) (the global batch) is not divisible by the \(processes) processes of the run")
+        }
+        if trainCount < processes { out.append("\(trainCount) training samples for \(processes) processes") }
+        return out
+    }
+
     // MARK: the loop
 
     /// Trains from the start (or resumed) epoch to `options.epochs`.
     public func run() throws -> TrainResult {
-        try folder.start(options)
+        if writes { try folder.start(options) }
         let clock = Date()
         var lastEpochSeconds: Double?
         var stoppedEarly: String?
@@ -155,7 +195,8 @@ public final class Trainer {
         for t in backboneTrainable { t.requiresGrad = !frozen }
         let lr = schedule.learningRate(epoch: epoch)
         optimizer.setLearningRate(lr)
-        let loader = try TrainingData.loader(trainSet, batch: schedule.batchSize(epoch: epoch), train: true, options: options)
+        let loader = try TrainingData.loader(trainSet, batch: schedule.batchSize(epoch: epoch), train: true, options: options,
+                                             shard: world.map { ($0.rank, $0.size) })
         let iterations = loader.batchCount
         let it = loader.epoch(epoch)
         var lossSum = 0.0, images = 0
@@ -164,27 +205,36 @@ public final class Trainer {
         let start = Date()
         var iteration = 0
         let params = bundle.network.parameters()
-        while let batch = try it.next() {
+        let steps = world.map { DataParallelSteps(world: $0) }
+        while var batch = try it.next() {
             optimizer.zeroGrad()
-            var ctx = ForwardContext(training: true, rng: SplitMix64(seed: options.seed ^ (UInt64(step + 1) &* 0x9E37_79B9_7F4A_7C15)))
+            // Each process pads its share to the global batch's shape.
+            if let steps { batch.images = steps.paddedToGlobalShape(batch.images) }
+            var ctx = ForwardContext(training: true, rng: SplitMix64(seed: options.seed ^ (UInt64(step + 1) &* 0x9E37_79B9_7F4A_7C15)),
+                                     sampleOffset: batch.offset)
             let out = bundle.network(images: batch.images.tensors, mask: batch.images.mask, &ctx)
             // Non-finite outputs would stop the matcher first: report them as the loss they lead to.
-            let finite = Self.allFinite(out.logits) && Self.allFinite(out.boxes)
+            var finite = Self.allFinite(out.logits) && Self.allFinite(out.boxes)
+            if let steps { finite = steps.all(finite) }
             let losses = finite ? try criterion(out, TrainingData.targets(batch)) : nil
-            let value = losses?.total.item ?? .nan
+            // The batch's loss and terms (summed over the processes: each holds its share).
+            var logged = [Double(losses?.total.item ?? .nan)] + (losses?.terms.map { Double($0.value.item) } ?? [])
+            var n = batch.targets.count
+            if let steps { (logged, n) = steps.batchTotals(logged, count: n) }
+            let value = Float(logged[0])
             guard value.isFinite, let losses else {
                 throw TrainError.nonFiniteLoss(epoch: epoch, iteration: iteration, step: step, value: value, checkpoint: lastCheckpoint)
             }
             losses.total.backward()
+            steps?.sumGradients(params)
             if options.clip > 0 { _ = clipGradNorm(params, maxNorm: options.clip) }
             optimizer.step()
             step += 1
-            let n = batch.targets.count
             images += n
             lossSum += Double(value) * Double(n)
             termNames = losses.terms.map { Self.shortName($0.name) }
-            for term in losses.terms {
-                termSums[Self.shortName(term.name), default: 0] += Double(term.value.item) * Double(n)
+            for (k, term) in losses.terms.enumerated() {
+                termSums[Self.shortName(term.name), default: 0] += Double(Float(logged[k + 1])) * Double(n)
             }
             iteration += 1
             let elapsed = Date().timeIntervalSince(start)
@@ -234,6 +284,7 @@ public final class Trainer {
         bundle.state.trainLoss = record.trainLoss
         bundle.state.valLoss = record.valLoss
         bundle.state.bestValLoss = bestLoss
+        guard writes else { return }
         let optState = optimizer.stateTensors()
         try folder.log(record)
         if record.savedBest {

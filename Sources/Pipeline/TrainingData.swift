@@ -84,12 +84,18 @@ struct TrainingData {
 
     /// A loader of `dataset` with the options' transforms preset (its training or validation
     /// side), shuffled and dropping the last partial batch when training.
-    static func loader(_ dataset: any DetectionDataset, batch: Int, train: Bool, options: TrainOptions) throws -> DataLoader {
+    /// `shard` (rank, processes): this process's consecutive share of every batch (data-parallel).
+    static func loader(_ dataset: any DetectionDataset, batch: Int, train: Bool, options: TrainOptions,
+                       shard: (index: Int, count: Int)? = nil) throws -> DataLoader {
         let preset = options.preset
         let transform = train ? preset.train(inputSize: options.inputSize) : preset.validation(inputSize: options.inputSize)
-        return try DataLoader(dataset: dataset, transform: transform,
-                              options: LoaderOptions(batchSize: batch, shuffle: train, dropLast: train && dataset.count > batch,
-                                                     workers: options.workers, lenient: options.skipBadImages, seed: options.seed))
+        var loaderOptions = LoaderOptions(batchSize: batch, shuffle: train, dropLast: train && dataset.count > batch,
+                                          workers: options.workers, lenient: options.skipBadImages, seed: options.seed)
+        if let shard {
+            loaderOptions.shardIndex = shard.index
+            loaderOptions.shardCount = shard.count
+        }
+        return try DataLoader(dataset: dataset, transform: transform, options: loaderOptions)
     }
 
     /// A batch's targets as the criterion takes them (boxes `[n, 4]` cxcywh in [0, 1]).

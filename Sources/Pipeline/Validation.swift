@@ -6,21 +6,46 @@ import NN
 import Tensor
 
 /// How well a network does on a validation set: the criterion's mean loss, and COCO AP50
-/// and AP (0.5:0.95) of its detections.
+/// and AP (0.5:0.95) of its detections. In a data-parallel run (`world`) each process computes
+/// its shard (whole batches, images) and the results are gathered, so every process gets the
+/// numbers one process would compute.
 public struct Validation {
     public let bundle: ModelBundle
     let criterion: SetCriterion
     /// The loader settings (transforms preset, input size, workers, seed).
     let options: TrainOptions
+    let world: ProcessWorld?
 
-    init(bundle: ModelBundle, criterion: SetCriterion, options: TrainOptions) {
+    init(bundle: ModelBundle, criterion: SetCriterion, options: TrainOptions, world: ProcessWorld? = nil) {
         self.bundle = bundle
         self.criterion = criterion
         self.options = options
+        self.world = world
     }
 
     /// Mean total loss over the validation set (inference mode: running batch-norm statistics, no dropout).
+    /// A data-parallel run: rank r takes the batches b with b % processes == r, whole (the batches
+    /// of one process, each normalised on its own), and the sums are added over the processes.
     public func loss(_ dataset: any DetectionDataset, batch: Int) throws -> Double {
+        var shard = dataset
+        if let world {
+            // The owned batches in order; every one but the data set's last is full, so a
+            // loader of their samples with the same batch size forms the same batches.
+            let batches = (dataset.count + batch - 1) / batch
+            let owned = stride(from: world.rank, to: batches, by: world.size).flatMap { b in (b * batch)..<min(dataset.count, (b + 1) * batch) }
+            shard = DatasetShard(base: dataset, indices: owned)
+        }
+        var (sum, n) = shard.count > 0 ? try lossSum(shard, batch: batch) : (0, 0)
+        if let world {
+            var totals = [sum, Double(n)]
+            world.sum(&totals)
+            (sum, n) = (totals[0], Int(totals[1]))
+        }
+        return n > 0 ? sum / Double(n) : .nan
+    }
+
+    /// The total loss times the batch size, summed over the batches, and the number of samples.
+    func lossSum(_ dataset: any DetectionDataset, batch: Int) throws -> (sum: Double, count: Int) {
         let loader = try TrainingData.loader(dataset, batch: batch, train: false, options: options)
         let it = loader.epoch(0)
         var sum = 0.0, n = 0
@@ -33,35 +58,65 @@ public struct Validation {
                 n += b.targets.count
             }
         }
-        return n > 0 ? sum / Double(n) : .nan
+        return (sum, n)
     }
 
     /// COCO AP50 and AP (0.5:0.95) of the network on a data set (ground truth at the original
     /// image size; detections above 0.001, as the reference collects them).
     public func cocoAP(_ dataset: any DetectionDataset) throws -> (ap50: Double, map: Double) {
-        try Self.cocoAP(bundle: bundle, dataset: dataset)
+        try Self.cocoAP(bundle: bundle, dataset: dataset, world: world)
     }
 
-    /// The same for any bundle; `progress(done, total)` after each image.
-    public static func cocoAP(bundle: ModelBundle, dataset: any DetectionDataset,
+    /// The same for any bundle; `progress(done, total)` after each image. In a data-parallel
+    /// run (`world`) rank r measures the images i with i % processes == r and the processes
+    /// gather every image's ground truth and detections before the evaluation.
+    public static func cocoAP(bundle: ModelBundle, dataset: any DetectionDataset, world: ProcessWorld? = nil,
                               progress: (Int, Int) -> Void = { _, _ in }) throws -> (ap50: Double, map: Double) {
         let detector = Detector(bundle: bundle)
         var images: [COCOImage] = [], annotations: [COCOAnnotation] = [], results: [COCOResult] = []
-        for i in 0..<dataset.count {
+        // Per image: index, width, height, box count, detection count, then the boxes (label,
+        // x, y, w, h) and the detections (label, x, y, w, h, score): what the processes gather.
+        var packed: [Double] = []
+        for i in 0..<dataset.count where world == nil || i % world!.size == world!.rank {
             guard let sample = try? dataset.sample(at: i) else { continue }
-            let id = Int64(i)
-            images.append(COCOImage(id: id, width: sample.image.width, height: sample.image.height, fileName: sample.path))
+            let found = try detector.detect(sample.image, confidence: 0.001).detections
+            packed += [Double(i), Double(sample.image.width), Double(sample.image.height), Double(sample.target.boxes.count), Double(found.count)]
             for (b, label) in zip(sample.target.boxes, sample.target.labels) {
-                let w = Double(b.x2 - b.x1), h = Double(b.y2 - b.y1)
-                annotations.append(COCOAnnotation(id: Int64(annotations.count + 1), imageId: id, categoryId: Int64(label),
-                                                  bbox: COCOBox(x: Double(b.x1), y: Double(b.y1), width: w, height: h), area: w * h))
+                packed += [Double(label), Double(b.x1), Double(b.y1), Double(b.x2 - b.x1), Double(b.y2 - b.y1)]
             }
-            for d in try detector.detect(sample.image, confidence: 0.001).detections {
-                let box = COCOBox(x: Double(d.box.x0), y: Double(d.box.y0), width: Double(d.box.x1 - d.box.x0),
-                                  height: Double(d.box.y1 - d.box.y0))
-                results.append(COCOResult(imageId: id, categoryId: Int64(d.label), bbox: box, score: Double(d.score)))
+            for d in found {
+                packed += [Double(d.label), Double(d.box.x0), Double(d.box.y0), Double(d.box.x1 - d.box.x0), Double(d.box.y1 - d.box.y0), Double(d.score)]
             }
             progress(i + 1, dataset.count)
+        }
+        // Every image's record, in index order (the annotation ids a single process gives).
+        var records: [(index: Int, values: ArraySlice<Double>)] = []
+        for part in world.map({ $0.gather(packed) }) ?? [packed] {
+            var k = 0
+            while k < part.count {
+                let boxes = Int(part[k + 3]), found = Int(part[k + 4])
+                let end = k + 5 + 5 * boxes + 6 * found
+                records.append((Int(part[k]), part[k..<end]))
+                k = end
+            }
+        }
+        records.sort { $0.index < $1.index }
+        for (i, r) in records {
+            let v = Array(r)
+            let id = Int64(i)
+            images.append(COCOImage(id: id, width: Int(v[1]), height: Int(v[2]), fileName: dataset.imagePath(at: i)))
+            let boxes = Int(v[3]), found = Int(v[4])
+            for k in 0..<boxes {
+                let b = v[(5 + 5 * k)...]
+                let (x, y, w, h) = (b[b.startIndex + 1], b[b.startIndex + 2], b[b.startIndex + 3], b[b.startIndex + 4])
+                annotations.append(COCOAnnotation(id: Int64(annotations.count + 1), imageId: id, categoryId: Int64(b[b.startIndex]),
+                                                  bbox: COCOBox(x: x, y: y, width: w, height: h), area: w * h))
+            }
+            for k in 0..<found {
+                let d = v[(5 + 5 * boxes + 6 * k)...]
+                let box = COCOBox(x: d[d.startIndex + 1], y: d[d.startIndex + 2], width: d[d.startIndex + 3], height: d[d.startIndex + 4])
+                results.append(COCOResult(imageId: id, categoryId: Int64(d[d.startIndex]), bbox: box, score: d[d.startIndex + 5]))
+            }
         }
         guard !annotations.isEmpty else { return (0, 0) }
         let categories = bundle.classNames.enumerated().map { COCOCategory(id: Int64($0.offset), name: $0.element) }
@@ -71,4 +126,14 @@ public struct Validation {
         // COCOeval reports -1 when nothing can be measured; count that as 0.
         return (max(stats[1], 0), max(stats[0], 0))
     }
+}
+
+/// The samples of a data set at `indices`, in that order (a process's shard of a validation set).
+struct DatasetShard: DetectionDataset {
+    let base: any DetectionDataset
+    let indices: [Int]
+
+    var count: Int { indices.count }
+    func imagePath(at index: Int) -> String { base.imagePath(at: indices[index]) }
+    func sample(at index: Int) throws -> Sample { try base.sample(at: indices[index]) }
 }

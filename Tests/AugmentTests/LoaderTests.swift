@@ -37,6 +37,45 @@ final class LoaderTests: XCTestCase {
         }
     }
 
+    /// Data-parallel shards: each serves its consecutive part of every batch of the whole
+    /// loader (the same samples, augmentations and targets, whatever the workers); padded to
+    /// the whole batch's shape, the parts are the whole batch's images and masks.
+    func testShards_ServeConsecutivePartsOfTheSameBatches() throws {
+        let data = PatternDataset(count: 14)
+        let options = LoaderOptions(batchSize: 4, dropLast: true, seed: 5)
+        let whole = loaderEpochBatches(try DataLoader(dataset: data, transform: Preset.detr.train(), options: options))
+        XCTAssertEqual(whole.count, 3)
+        for workers in [0, 2] {
+            let shards = try (0..<2).map { k -> [Batch] in
+                var o = options
+                o.workers = workers
+                o.shardIndex = k
+                o.shardCount = 2
+                return loaderEpochBatches(try DataLoader(dataset: data, transform: Preset.detr.train(), options: o))
+            }
+            for (b, w) in whole.enumerated() {
+                let parts = shards.map { $0[b] }
+                XCTAssertEqual(parts.flatMap(\.indices), w.indices, "workers \(workers)")
+                XCTAssertEqual(parts.flatMap(\.targets), w.targets, "workers \(workers)")
+                XCTAssertEqual(parts.map(\.offset), [0, 2])
+                let shape = w.images.tensors.shape
+                let padded = parts.map { $0.images.padded(toHeight: shape[2], width: shape[3]) }
+                XCTAssertEqual(padded.flatMap { scalars($0.tensors) }, scalars(w.images.tensors), "workers \(workers)")
+                XCTAssertEqual(padded.flatMap(\.mask.values), w.images.mask.values, "workers \(workers)")
+            }
+        }
+        var tooMany = options
+        tooMany.shardCount = 5
+        XCTAssertThrowsError(try DataLoader(dataset: data, transform: Identity(), options: tooMany))
+    }
+
+    func loaderEpochBatches(_ loader: DataLoader) -> [Batch] {
+        let e = loader.epoch(1)
+        var out: [Batch] = []
+        while let b = try? e.next() { out.append(b) }
+        return out
+    }
+
     func testShuffle_DiffersPerEpochAndRepeatsForTheSeed() throws {
         let loader = try DataLoader(dataset: PatternDataset(count: 50), transform: Identity(), options: LoaderOptions(seed: 1))
         XCTAssertEqual(loader.order(epoch: 0), loader.order(epoch: 0))

@@ -22,14 +22,18 @@ enum ToolRunner {
     /// `ulimit -f` (RLIMIT_FSIZE) with SIGXFSZ ignored: a write past the limit fails with
     /// EFBIG, as on a full disk.
     static func run(_ tool: String, _ args: [String], in dir: String? = nil, fileSizeLimitKiB: Int? = nil) throws -> Result {
-        let p = Process()
         if let kib = fileSizeLimitKiB {
-            p.executableURL = URL(fileURLWithPath: "/bin/bash")
-            p.arguments = ["-c", "ulimit -f \(kib) && trap '' XFSZ && exec \"$0\" \"$@\"", binDirectory + "/" + tool] + args
-        } else {
-            p.executableURL = URL(fileURLWithPath: binDirectory + "/" + tool)
-            p.arguments = args
+            return try runProgram("/bin/bash", ["-c", "ulimit -f \(kib) && trap '' XFSZ && exec \"$0\" \"$@\"", binDirectory + "/" + tool] + args,
+                                  in: dir)
         }
+        return try runProgram(binDirectory + "/" + tool, args, in: dir)
+    }
+
+    /// Runs the program at `path` (a launcher such as mpirun) the same way.
+    static func runProgram(_ path: String, _ args: [String], in dir: String? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
         if let dir { p.currentDirectoryURL = URL(fileURLWithPath: dir) }
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("tool-\(UUID().uuidString)")
         let outURL = tmp.appendingPathExtension("out"), errURL = tmp.appendingPathExtension("err")

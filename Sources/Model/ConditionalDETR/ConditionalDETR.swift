@@ -39,7 +39,8 @@ final class ConditionalDecoderLayer: Module {
         let k = saKContent(tgt) + saKPos(queryPos)
         let v = saV(tgt)
         let sa = scaledDotProductAttention(q: foldGroups(q, groups: groups), k: foldGroups(k, groups: groups),
-                                           v: foldGroups(v, groups: groups), heads: heads, dropout: attentionDropout, &ctx).output
+                                           v: foldGroups(v, groups: groups), heads: heads, dropout: attentionDropout,
+                                           groups: groups, &ctx).output
         var t = norm1(tgt + dropout(selfOut(unfoldGroups(sa, groups: groups)), &ctx))
 
         let nq = t.shape[0], b = t.shape[1], d = t.shape[2], hw = memory.shape[0], hd = d / heads

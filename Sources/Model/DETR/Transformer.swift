@@ -74,7 +74,7 @@ final class DecoderLayer: Module {
                         _ ctx: inout ForwardContext) -> Tensor {
         func selfAttention(_ q: Tensor, _ v: Tensor, _ ctx: inout ForwardContext) -> Tensor {
             let fq = foldGroups(q, groups: groups)
-            return unfoldGroups(selfAttn(query: fq, key: fq, value: foldGroups(v, groups: groups), &ctx).output, groups: groups)
+            return unfoldGroups(selfAttn(query: fq, key: fq, value: foldGroups(v, groups: groups), groups: groups, &ctx).output, groups: groups)
         }
         if preNorm {
             var t = tgt

@@ -95,6 +95,12 @@ public struct SetCriterion: Sendable {
     /// Focal loss parameters of the mask loss and of the class loss with sigmoid scoring.
     public var focalAlpha: Float = 0.25
     public var focalGamma: Float = 2
+    /// Data-parallel training: sums a vector over the processes, each holding a part of the
+    /// global batch (in place; every process calls it once per `losses`). The normalisers (the
+    /// number of target boxes, the class-weight sum of the cross-entropy) are then the global
+    /// batch's, so that the processes' losses add up to the loss of the whole batch and their
+    /// gradients to its gradient. nil: one process.
+    public var globalSum: (@Sendable (inout [Double]) -> Void)?
 
     public init(numClasses: Int, matcher: HungarianMatcher = HungarianMatcher(), weights: LossWeights = LossWeights(),
                 eosCoefficient: Float = 0.1) {
@@ -121,11 +127,25 @@ public struct SetCriterion: Sendable {
             let width = numClasses + (output.scoring == .softmax ? 1 : 0)
             throw DETRInputError.badShape(what: "logits", expected: "[batch, queries, \(width)]", got: output.logits.shape)
         }
+        for a in output.aux {
+            guard a.numClasses == numClasses, a.batchSize == output.batchSize else {
+                throw DETRInputError.badShape(what: "aux logits", expected: "\(output.logits.shape)", got: a.logits.shape)
+            }
+        }
+        let indices = try matcher(output, targets)
+        let auxIndices = try output.aux.map { try matcher($0, targets) }
+        // The normalisers: the number of target boxes, and each output's class-weight sum of
+        // the cross-entropy (over every process in data-parallel training).
+        var counts = [Double(targets.reduce(0) { $0 + $1.count }), classWeightSum(output, targets, indices)]
+        for (a, ai) in zip(output.aux, auxIndices) { counts.append(classWeightSum(a, targets, ai)) }
+        let local = counts
+        globalSum?(&counts)
+        // The share of each output's cross-entropy mean that this batch holds (1: one process).
+        let shares = (1..<counts.count).map { counts[$0] > 0 ? Float(local[$0] / counts[$0]) : 1 }
         // Normalise by the number of target boxes (at least 1), as DETR on one process; with
         // K query groups by K times that, so that the loss is the mean of the groups' losses.
-        let numBoxes = Float(Swift.max(targets.reduce(0) { $0 + $1.count }, 1) * output.groups)
-        let indices = try matcher(output, targets)
-        var main = try terms(output, targets, indices, numBoxes: numBoxes, withClassError: true)
+        let numBoxes = Float(Swift.max(Int(counts[0]), 1) * output.groups)
+        var main = try terms(output, targets, indices, numBoxes: numBoxes, ceShare: shares[0], withClassError: true)
         if output.masks != nil {
             // The mask terms need every target's masks: a missing one is an error, not a skip.
             let (focal, dice) = try maskLosses(output, targets, indices, numBoxes: numBoxes)
@@ -133,12 +153,8 @@ public struct SetCriterion: Sendable {
             main.dice = dice
         }
         var aux: [LossTerms] = []
-        for a in output.aux {
-            guard a.numClasses == numClasses, a.batchSize == output.batchSize else {
-                throw DETRInputError.badShape(what: "aux logits", expected: "\(output.logits.shape)", got: a.logits.shape)
-            }
-            let auxIndices = try matcher(a, targets)
-            aux.append(try terms(a, targets, auxIndices, numBoxes: numBoxes, withClassError: false))
+        for (k, a) in output.aux.enumerated() {
+            aux.append(try terms(a, targets, auxIndices[k], numBoxes: numBoxes, ceShare: shares[k + 1], withClassError: false))
         }
         var total = weighted(main)
         for a in aux { total = total + weighted(a) }
@@ -164,11 +180,29 @@ public struct SetCriterion: Sendable {
     }
 
     func terms(_ output: DETROutput, _ targets: [DETRTarget], _ indices: [MatchIndices], numBoxes: Float,
-               withClassError: Bool) throws -> LossTerms {
-        let (ce, classError) = labelLoss(output, targets, indices, numBoxes: numBoxes)
+               ceShare: Float = 1, withClassError: Bool) throws -> LossTerms {
+        var (ce, classError) = labelLoss(output, targets, indices, numBoxes: numBoxes)
+        if output.scoring == .softmax && ceShare != 1 { ce = ce * ceShare }
         let (bbox, giou) = try boxLosses(output, targets, indices, numBoxes: numBoxes)
         return LossTerms(ce: ce, bbox: bbox, giou: giou, cardinalityError: cardinalityError(output, targets),
                          classError: withClassError ? classError : nil)
+    }
+
+    /// The target class of every query, b * Q + q: the matched target's, else "no object".
+    func queryClasses(_ output: DETROutput, _ targets: [DETRTarget], _ indices: [MatchIndices]) -> [Int] {
+        let q = output.numQueries
+        var classes = [Int](repeating: numClasses, count: output.batchSize * q)
+        for (img, m) in indices.enumerated() {
+            for (qi, ti) in zip(m.queries, m.targets) { classes[img * q + qi] = targets[img].labels[ti] }
+        }
+        return classes
+    }
+
+    /// The sum of the class weights of every query's target (the divisor of the weighted
+    /// cross-entropy's mean): matched queries 1, the others `eosCoefficient`.
+    func classWeightSum(_ output: DETROutput, _ targets: [DETRTarget], _ indices: [MatchIndices]) -> Double {
+        let matched = indices.reduce(0) { $0 + $1.queries.count }
+        return Double(matched) + Double(output.batchSize * output.numQueries - matched) * Double(eosCoefficient)
     }
 
     /// Flat indices b * Q + q of the matched queries, image by image.
@@ -183,10 +217,7 @@ public struct SetCriterion: Sendable {
     /// DETR's `loss_labels`).
     func labelLoss(_ output: DETROutput, _ targets: [DETRTarget], _ indices: [MatchIndices], numBoxes: Float) -> (ce: Tensor, classError: Float) {
         let b = output.batchSize, q = output.numQueries, width = output.logits.shape[2]
-        var classes = [Int](repeating: numClasses, count: b * q)
-        for (img, m) in indices.enumerated() {
-            for (qi, ti) in zip(m.queries, m.targets) { classes[img * q + qi] = targets[img].labels[ti] }
-        }
+        let classes = queryClasses(output, targets, indices)
         let flat = output.logits.reshape([b * q, width])
         let ce: Tensor
         switch output.scoring {

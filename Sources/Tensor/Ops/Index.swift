@@ -101,6 +101,41 @@ extension Tensor {
         return self * keep
     }
 
+    /// Dropout whose mask is drawn sample by sample: the indices on `axis` are
+    /// `(group * B + sample) * perSample + j` (B local samples; `groups` > 1 for Group DETR's
+    /// query groups folded into the batch), and the elements of local sample `s` take their
+    /// mask from their own generator, seeded by one draw of `rng` and the sample's global index
+    /// `s + sampleOffset`, in row-major order of the sample's elements. The masks therefore do
+    /// not depend on which other samples share the batch (each process of a data-parallel run
+    /// holds a part of it, `sampleOffset` being the global index of its first sample). `rng`
+    /// advances by one draw.
+    public func dropout(_ p: Float, training: Bool, sampleAxis axis: Int, groups: Int = 1, perSample: Int = 1,
+                        sampleOffset: Int, using rng: inout SplitMix64) -> Tensor {
+        if !training || p == 0 { return self }
+        precondition(p >= 0 && p < 1, "dropout: p = \(p) must be in [0, 1)")
+        precondition(axis >= 0 && axis < rank && groups > 0 && perSample > 0 && shape[axis] % (groups * perSample) == 0,
+                     "dropout: sample axis \(axis) of \(groups) groups of \(perSample) rows per sample for shape \(shape)")
+        let base = rng.next()
+        let outer = shape[..<axis].reduce(1, *), size = shape[axis], inner = shape[(axis + 1)...].reduce(1, *)
+        let samples = size / (groups * perSample)
+        let keep = Tensor.empty(shape)
+        let scale = 1 / (1 - p)
+        let pk = keep.data
+        for s in 0..<samples {
+            var g = SplitMix64(seed: base ^ (UInt64(s + sampleOffset) &* 0xD1B5_4A32_D192_ED03))
+            _ = g.next()
+            for o in 0..<outer {
+                for group in 0..<groups {
+                    for j in 0..<perSample {
+                        let row = pk + (o * size + (group * samples + s) * perSample + j) * inner
+                        for i in 0..<inner { row[i] = g.nextFloat() < p ? 0 : scale }
+                    }
+                }
+            }
+        }
+        return self * keep
+    }
+
     /// The offset in `self` of each element of `index` (row-major): the index's value on
     /// `axis`, the element's own coordinate on every other dimension (the addressing of
     /// torch.gather and scatter_add).

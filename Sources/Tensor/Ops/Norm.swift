@@ -175,9 +175,15 @@ extension Tensor {
         var order = Array(0..<rank)
         order.swapAt(0, 1)
         let perChannel = self.permute(order)
-        let (normed, means, vars) = perChannel.contiguousRows(c).normalizeRows(rowSize: count / c, eps: eps)
+        let rows = perChannel.contiguousRows(c)
+        let normed: Tensor, means: [Float], vars: [Float], m: Float
+        if let sum = DataParallel.sum {
+            (normed, means, vars, m) = rows.normalizeRowsAcrossProcesses(eps: eps, sum: sum)
+        } else {
+            (normed, means, vars) = rows.normalizeRows(rowSize: count / c, eps: eps)
+            m = Float(count / c)
+        }
         var y = normed.reshape(perChannel.shape).permute(order)
-        let m = Float(count / c)
         for i in 0..<c {
             runningMean.data[i] = (1 - momentum) * runningMean.data[i] + momentum * means[i]
             let unbiased = m > 1 ? vars[i] * m / (m - 1) : vars[i]
@@ -189,6 +195,72 @@ extension Tensor {
     }
 
     func contiguousRows(_ rows: Int) -> Tensor { reshape([rows, count / rows]) }
+
+    /// `normalizeRows` of [C, n] rows whose statistics span every process of a data-parallel
+    /// run (synchronised batch norm): the row sums and sums of squares are added over the
+    /// processes (`sum`) before the mean and variance are formed, and the backward pass adds
+    /// the row sums of g and g * xhat the same way. Returns the global element count per row too.
+    func normalizeRowsAcrossProcesses(eps: Float, sum: @escaping (inout [Double]) -> Void)
+        -> (out: Tensor, mean: [Float], variance: [Float], count: Float) {
+        let a = self
+        let c = shape[0], d = shape[1]
+        // Row sums, sums of squares and the element count, over every process.
+        var stats = [Double](repeating: 0, count: 2 * c + 1)
+        let pa = a.data
+        for row in 0..<c {
+            let x = pa + row * d
+            var s = 0.0, q = 0.0
+            for j in 0..<d {
+                let v = Double(x[j])
+                s += v
+                q += v * v
+            }
+            stats[row] = s
+            stats[c + row] = q
+        }
+        stats[2 * c] = Double(d)
+        sum(&stats)
+        let total = stats[2 * c]
+        var means = [Float](repeating: 0, count: c), vars = [Float](repeating: 0, count: c)
+        var rstds = [Float](repeating: 0, count: c)
+        let out = Tensor.empty(shape)
+        let po = out.data
+        for row in 0..<c {
+            let mean = stats[row] / total
+            let variance = Swift.max(stats[c + row] / total - mean * mean, 0)
+            let rstd = Float(1 / (variance + Double(eps)).squareRoot())
+            let mf = Float(mean)
+            let x = pa + row * d, y = po + row * d
+            for j in 0..<d { y[j] = (x[j] - mf) * rstd }
+            means[row] = mf
+            vars[row] = Float(variance)
+            rstds[row] = rstd
+        }
+        let result = Tensor.record(out, "sync_normalize", [a]) { g in
+            let ga = Tensor.empty(a.shape)
+            let pg = g.data, py = out.data, pd = ga.data
+            var sums = [Double](repeating: 0, count: 2 * c)
+            for row in 0..<c {
+                let gr = pg + row * d, yr = py + row * d
+                var sg = 0.0, sgy = 0.0
+                for j in 0..<d {
+                    sg += Double(gr[j])
+                    sgy += Double(gr[j] * yr[j])
+                }
+                sums[row] = sg
+                sums[c + row] = sgy
+            }
+            sum(&sums)
+            for row in 0..<c {
+                let gr = pg + row * d, yr = py + row * d, dr = pd + row * d
+                let mg = Float(sums[row] / total), mgy = Float(sums[c + row] / total)
+                let rstd = rstds[row]
+                for j in 0..<d { dr[j] = rstd * (gr[j] - mg - yr[j] * mgy) }
+            }
+            return [ga]
+        }
+        return (result, means, vars, Float(total))
+    }
 
     /// `x * scale[c] + shift[c]` over channel dimension 1 of [N, C, ...]: frozen batch norm
     /// (FrozenBatchNorm2d with its scale and shift precomputed) in one pass.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Base
 import Datasets
+import Foundation
 import Pipeline
 import ToolSupport
 
@@ -22,6 +23,9 @@ struct DETRTrain: ParsableCommand {
         run's. A checkpoint is a folder: model.safetensors, optimizer.safetensors, state.json. \
         Checkpoints are written atomically: an interrupted run keeps its last complete one; \
         --resume logs/last continues it (optimizer state, epoch, schedule).
+        Several processes (mpirun -np N detr-train ..., Open MPI; one machine or a hostfile): \
+        one model trained data-parallel, --batch the global batch (divisible by N), each process \
+        its share of every batch; rank 0 writes the logs and checkpoints. See the README.
         Bad list entries: a missing or unreadable image is skipped and counted (--strict-images: \
         an error), boxes reaching outside their image are clipped (counted), a class id outside \
         the classes file is an error naming the image.
@@ -49,18 +53,34 @@ struct DETRTrain: ParsableCommand {
         return o
     }
 
+    /// The processes of an mpirun run (nil: one process), set up before the flags are parsed.
+    nonisolated(unsafe) static var world: ProcessWorld?
+
     func run() throws {
+        let world = Self.world
         try runReporting {
-            let opts = try options()
-            let trainer = try Trainer(options: opts, resume: runOptions.resume, reporter: TrainConsole.reporter(epochs: opts.epochs))
-            let p = trainer.bundle.network.parameterCount
-            let o = trainer.options
-            ToolIO.say("detr-train: \(trainer.trainSet.count) training images\(trainer.valSet.map { ", \($0.count) validation images" } ?? ""), "
-                       + "\(o.classNames.count) classes, \(o.config.family)\(o.config.groups > 1 ? " with \(o.config.groups) query groups" : ""), \(o.config.backbone) backbone (\(o.config.backboneNorm) batch norm), "
-                       + String(format: "%.1fM parameters, ", Double(p) / 1e6) + "run folder \(trainer.runDirectory)")
-            let result = try trainer.run()
-            ToolIO.say("detr-train: checkpoints in \(result.runDirectory) (best: \(FileIO.join(opts.saveDir, "best")), last: \(FileIO.join(opts.saveDir, "last")))")
+            do { try train(world: world) } catch {
+                // A failing rank stops every process, naming itself (the others would wait in a collective).
+                world?.abort("detr-train: \((error as? ToolError)?.message ?? "\(error)")")
+                throw error
+            }
         }
+        world?.finalize()
+    }
+
+    func train(world: ProcessWorld?) throws {
+        let say: (String) -> Void = { line in if world?.isMain ?? true { ToolIO.say(line) } }
+        let opts = try options()
+        let trainer = try Trainer(options: opts, resume: runOptions.resume, reporter: TrainConsole.reporter(epochs: opts.epochs),
+                                  world: world)
+        let p = trainer.bundle.network.parameterCount
+        let o = trainer.options
+        say("detr-train: \(trainer.trainSet.count) training images\(trainer.valSet.map { ", \($0.count) validation images" } ?? ""), "
+                   + "\(o.classNames.count) classes, \(o.config.family)\(o.config.groups > 1 ? " with \(o.config.groups) query groups" : ""), \(o.config.backbone) backbone (\(o.config.backboneNorm) batch norm), "
+                   + String(format: "%.1fM parameters, ", Double(p) / 1e6) + "run folder \(trainer.runDirectory)"
+            + (world.map { ", \($0.size) processes (mpirun)" } ?? ""))
+        let result = try trainer.run()
+        say("detr-train: checkpoints in \(result.runDirectory) (best: \(FileIO.join(opts.saveDir, "best")), last: \(FileIO.join(opts.saveDir, "last")))")
     }
 }
 
@@ -68,6 +88,12 @@ struct DETRTrain: ParsableCommand {
 enum DETRTrainMain {
     static func main() {
         ProcessSetup.preferPassiveOpenMPThreads()
+        do {
+            DETRTrain.world = try ProcessWorld.launched()
+        } catch {
+            ToolIO.printError("detr-train: started by mpirun, but \(error)")
+            exit(1)
+        }
         DETRTrain.main()
     }
 }

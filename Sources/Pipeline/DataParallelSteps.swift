@@ -1,0 +1,70 @@
+import Augment
+import Tensor
+
+/// What a training step of a data-parallel run adds to a single process's: each process pads
+/// its share of the batch to the global batch's shape, the logged losses and sample counts are
+/// summed over the processes, and so are the gradients, in large buckets (not one call per
+/// tensor) before clipping and the optimizer step.
+struct DataParallelSteps {
+    let world: ProcessWorld
+    /// Floats per allreduce (16 MiB); a larger tensor goes alone.
+    var bucketSize = 1 << 22
+
+    /// The share padded to the height and width of the largest share (the global batch's shape).
+    func paddedToGlobalShape(_ images: NestedTensor) -> NestedTensor {
+        var shape = [Double(images.tensors.shape[2]), Double(images.tensors.shape[3])]
+        world.max(&shape)
+        return images.padded(toHeight: Int(shape[0]), width: Int(shape[1]))
+    }
+
+    /// Whether `flag` holds on every process.
+    func all(_ flag: Bool) -> Bool {
+        var failures = [flag ? 0.0 : 1.0]
+        world.sum(&failures)
+        return failures[0] == 0
+    }
+
+    /// The batch's loss values (each process holds its share's, with the global normalisers:
+    /// they add up) and its sample count, over every process.
+    func batchTotals(_ values: [Double], count: Int) -> (values: [Double], count: Int) {
+        var v = values + [Double(count)]
+        world.sum(&v)
+        return (Array(v.dropLast()), Int(v.last!))
+    }
+
+    /// Sums the gradients over the processes. A parameter without a gradient on every process
+    /// keeps none; one with a gradient on some gets zeros where it has none, then the sum.
+    func sumGradients(_ params: [Tensor]) {
+        var present = params.map { $0.grad == nil ? 0.0 : 1.0 }
+        world.sum(&present)
+        var buckets: [[Tensor]] = [[]]
+        var filled = 0
+        for (p, n) in zip(params, present) where n > 0 {
+            if p.grad == nil { p.grad = Tensor.zeros(p.shape) }
+            if filled > 0 && filled + p.count > bucketSize {
+                buckets.append([])
+                filled = 0
+            }
+            buckets[buckets.count - 1].append(p)
+            filled += p.count
+        }
+        let largest = buckets.map { $0.reduce(0) { $0 + $1.count } }.max() ?? 0
+        guard largest > 0 else { return }
+        // Through one staging buffer: gradients may share storage (a reshape).
+        let staging = UnsafeMutablePointer<Float>.allocate(capacity: largest)
+        defer { staging.deallocate() }
+        for bucket in buckets where !bucket.isEmpty {
+            var offset = 0
+            for p in bucket {
+                (staging + offset).update(from: p.grad!.data, count: p.count)
+                offset += p.count
+            }
+            world.sum(staging, count: offset)
+            offset = 0
+            for p in bucket {
+                p.grad!.data.update(from: staging + offset, count: p.count)
+                offset += p.count
+            }
+        }
+    }
+}
