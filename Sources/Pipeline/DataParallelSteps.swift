@@ -1,14 +1,23 @@
 import Augment
+import Dispatch
 import Tensor
 
 /// What a training step of a data-parallel run adds to a single process's: each process pads
 /// its share of the batch to the global batch's shape, the logged losses and sample counts are
 /// summed over the processes, and so are the gradients, in large buckets (not one call per
 /// tensor) before clipping and the optimizer step.
-struct DataParallelSteps {
+final class DataParallelSteps {
     let world: ProcessWorld
     /// Floats per allreduce (16 MiB); a larger tensor goes alone.
-    var bucketSize = 1 << 22
+    let bucketSize: Int
+    /// Time spent summing gradients (copies and allreduce) and the bytes summed, so far.
+    private(set) var allreduceSeconds = 0.0
+    private(set) var allreduceBytes = 0
+
+    init(world: ProcessWorld, bucketSize: Int = 1 << 22) {
+        self.world = world
+        self.bucketSize = bucketSize
+    }
 
     /// The share padded to the height and width of the largest share (the global batch's shape).
     func paddedToGlobalShape(_ images: NestedTensor) -> NestedTensor {
@@ -35,6 +44,8 @@ struct DataParallelSteps {
     /// Sums the gradients over the processes. A parameter without a gradient on every process
     /// keeps none; one with a gradient on some gets zeros where it has none, then the sum.
     func sumGradients(_ params: [Tensor]) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { allreduceSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         var present = params.map { $0.grad == nil ? 0.0 : 1.0 }
         world.sum(&present)
         var buckets: [[Tensor]] = [[]]
@@ -60,6 +71,7 @@ struct DataParallelSteps {
                 offset += p.count
             }
             world.sum(staging, count: offset)
+            allreduceBytes += 4 * offset
             offset = 0
             for p in bucket {
                 p.grad!.data.update(from: staging + offset, count: p.count)

@@ -16,6 +16,11 @@ public final class ProcessWorld: @unchecked Sendable {
         self.size = size
     }
 
+    /// The run's processes on this host (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE; else all of them).
+    public var processesOnThisHost: Int {
+        ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) }.map { Swift.max($0, 1) } ?? size
+    }
+
     /// Whether `mpirun` started this process (Open MPI's or PMIx's environment variables).
     public static var isLaunchedByMPI: Bool {
         let env = ProcessInfo.processInfo.environment

@@ -62,7 +62,12 @@ public final class Trainer {
         var options = given
         let checkpoint = try resume.map(ResumeCheckpoint.init)
         if let checkpoint { options.classNames = checkpoint.state.classNames }
-        if let threads = options.threads { Threads.count = threads }
+        if let threads = options.threads {
+            Threads.count = threads
+        } else if let world {
+            // The processes on one host share its cores.
+            Threads.count = max(1, Threads.cores / world.processesOnThisHost)
+        }
 
         // Data first: class names may come from a COCO file.
         let data = try TrainingData(options: options, note: reporter.note)
@@ -164,7 +169,7 @@ public final class Trainer {
         var stoppedEarly: String?
         for epoch in startEpoch..<options.epochs {
             if let limit = options.timeLimit, let last = lastEpochSeconds,
-               Date().timeIntervalSince(clock) + last > limit {
+               Self.anyProcess(world, Date().timeIntervalSince(clock) + last > limit) {
                 stoppedEarly = String(format: "time limit %.0f s: stopped after epoch %d of %d", limit, epoch, options.epochs)
                 reporter.note(stoppedEarly!)
                 break
@@ -246,10 +251,23 @@ public final class Trainer {
             reporter.progress(epoch, iteration, iterations, status)
         }
         let trainSeconds = Date().timeIntervalSince(start)
+        if let steps, iteration > 0 {
+            reporter.note(String(format: "%d processes: gradient allreduce %.1f ms per step (%.1f MB of gradients per step, %.0f%% of the training time)",
+                                 steps.world.size, 1000 * steps.allreduceSeconds / Double(iteration),
+                                 Double(steps.allreduceBytes) / Double(iteration) / 1e6, 100 * steps.allreduceSeconds / max(trainSeconds, 1e-9)))
+        }
         guard images > 0 else { throw TrainError.noSamples("epoch \(epoch + 1)") }
         return EpochRecord(epoch: epoch, trainLoss: lossSum / Double(images), valLoss: nil,
                            terms: termSums.mapValues { $0 / Double(images) }, termNames: termNames, learningRate: lr, seconds: 0,
                            trainSeconds: trainSeconds, images: images, skipped: it.skipped.count, ap50: nil, map: nil, savedBest: false)
+    }
+
+    /// Whether `flag` holds on some process (every process takes the same decision).
+    static func anyProcess(_ world: ProcessWorld?, _ flag: Bool) -> Bool {
+        guard let world else { return flag }
+        var v = [flag ? 1.0 : 0.0]
+        world.max(&v)
+        return v[0] > 0
     }
 
     /// A loss term's name without DETR's `loss_` prefix (`ce`, `bbox`, `giou`).

@@ -79,12 +79,28 @@ final class DataParallelToolTests: XCTestCase {
         let first = try Checkpoint.load(from: runA + "/" + (try fm.contentsOfDirectory(atPath: runA).first { $0.hasPrefix("ep001") } ?? "ep001"))
         XCTAssertGreaterThan(Self.largestRelativeDifference(first.model, a.model).value, 100 * Self.tolerance)
 
-        // The same logs: training loss, validation loss and COCO AP50 of every epoch.
+        try assertSameLogs(runA, runB)
+
+        // --resume under mpirun: the 2-process run continued from its epoch-1 checkpoint ends
+        // where the single process ended, and logs epoch 2 once.
+        let ep1 = try fm.contentsOfDirectory(atPath: runB).first { $0.hasPrefix("ep001") } ?? "ep001"
+        let resumed = try runOnProcesses(2, ["--resume", runB + "/" + ep1], in: dir)
+        XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
+        let c = try Checkpoint.load(from: dir + "/multi/last")
+        let worstResumed = Self.largestRelativeDifference(a.model, c.model)
+        XCTAssertLessThanOrEqual(worstResumed.value, Self.tolerance, "resumed weights differ most at \(worstResumed.key)")
+        try assertSameLogs(runA, runB)
+    }
+
+    /// The same logs: training loss, validation loss and COCO AP50 of both epochs.
+    func assertSameLogs(_ runA: String, _ runB: String, file: StaticString = #filePath, line: UInt = #line) throws {
         for name in ["epoch_loss.txt", "epoch_val_loss.txt", "epoch_map.txt"] {
             let x = try Self.numbers("\(runA)/\(name)"), y = try Self.numbers("\(runB)/\(name)")
-            XCTAssertEqual(x.count, 2, name)
-            XCTAssertEqual(x.count, y.count, name)
-            for (u, v) in zip(x, y) { XCTAssertEqual(u, v, accuracy: 1e-5 * max(1, abs(u)) + 2e-6, "\(name): \(x) vs \(y)") }
+            XCTAssertEqual(x.count, 2, name, file: file, line: line)
+            XCTAssertEqual(x.count, y.count, name, file: file, line: line)
+            for (u, v) in zip(x, y) {
+                XCTAssertEqual(u, v, accuracy: 1e-5 * max(1, abs(u)) + 2e-6, "\(name): \(x) vs \(y)", file: file, line: line)
+            }
         }
     }
 
