@@ -10,14 +10,23 @@ final class DataParallelSteps {
     let world: ProcessWorld
     /// Floats per allreduce (16 MiB); a larger tensor goes alone.
     let bucketSize: Int
-    /// Time spent summing gradients (copies and allreduce) and the bytes summed, so far.
+    /// Time spent summing gradients (copies and allreduce, once every process is there) and
+    /// the bytes summed, so far; and the time spent waiting for the slowest process first.
     private(set) var allreduceSeconds = 0.0
     private(set) var allreduceBytes = 0
+    private(set) var waitSeconds = 0.0
+
+    /// The buffer the buckets are summed in, kept from step to step (fresh pages cost the
+    /// allreduce several times its time).
+    private var staging: UnsafeMutablePointer<Float>?
+    private var stagingCapacity = 0
 
     init(world: ProcessWorld, bucketSize: Int = 1 << 22) {
         self.world = world
         self.bucketSize = bucketSize
     }
+
+    deinit { staging?.deallocate() }
 
     /// The share padded to the height and width of the largest share (the global batch's shape).
     func paddedToGlobalShape(_ images: NestedTensor) -> NestedTensor {
@@ -44,10 +53,13 @@ final class DataParallelSteps {
     /// Sums the gradients over the processes. A parameter without a gradient on every process
     /// keeps none; one with a gradient on some gets zeros where it has none, then the sum.
     func sumGradients(_ params: [Tensor]) {
-        let start = DispatchTime.now().uptimeNanoseconds
-        defer { allreduceSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        // The first (small) sum waits for every process: the time of the slowest step.
+        let arrived = DispatchTime.now().uptimeNanoseconds
         var present = params.map { $0.grad == nil ? 0.0 : 1.0 }
         world.sum(&present)
+        let start = DispatchTime.now().uptimeNanoseconds
+        waitSeconds += Double(start - arrived) / 1e9
+        defer { allreduceSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         var buckets: [[Tensor]] = [[]]
         var filled = 0
         for (p, n) in zip(params, present) where n > 0 {
@@ -62,8 +74,12 @@ final class DataParallelSteps {
         let largest = buckets.map { $0.reduce(0) { $0 + $1.count } }.max() ?? 0
         guard largest > 0 else { return }
         // Through one staging buffer: gradients may share storage (a reshape).
-        let staging = UnsafeMutablePointer<Float>.allocate(capacity: largest)
-        defer { staging.deallocate() }
+        if stagingCapacity < largest {
+            staging?.deallocate()
+            staging = UnsafeMutablePointer<Float>.allocate(capacity: largest)
+            stagingCapacity = largest
+        }
+        let staging = self.staging!
         for bucket in buckets where !bucket.isEmpty {
             var offset = 0
             for p in bucket {

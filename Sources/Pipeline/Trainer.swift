@@ -252,9 +252,11 @@ public final class Trainer {
         }
         let trainSeconds = Date().timeIntervalSince(start)
         if let steps, iteration > 0 {
-            reporter.note(String(format: "%d processes: gradient allreduce %.1f ms per step (%.1f MB of gradients per step, %.0f%% of the training time)",
-                                 steps.world.size, 1000 * steps.allreduceSeconds / Double(iteration),
-                                 Double(steps.allreduceBytes) / Double(iteration) / 1e6, 100 * steps.allreduceSeconds / max(trainSeconds, 1e-9)))
+            let perStep = 1000 / Double(iteration)
+            reporter.note(String(format: "%d processes: gradient allreduce %.1f ms per step for %.1f MB (%.0f%% of the training time), "
+                                 + "and %.1f ms per step waiting for the slowest process", steps.world.size, steps.allreduceSeconds * perStep,
+                                 Double(steps.allreduceBytes) / Double(iteration) / 1e6, 100 * steps.allreduceSeconds / max(trainSeconds, 1e-9),
+                                 steps.waitSeconds * perStep))
         }
         guard images > 0 else { throw TrainError.noSamples("epoch \(epoch + 1)") }
         return EpochRecord(epoch: epoch, trainLoss: lossSum / Double(images), valLoss: nil,
