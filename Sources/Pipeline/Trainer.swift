@@ -200,7 +200,11 @@ public final class Trainer {
         for t in backboneTrainable { t.requiresGrad = !frozen }
         let lr = schedule.learningRate(epoch: epoch)
         optimizer.setLearningRate(lr)
-        let loader = try TrainingData.loader(trainSet, batch: schedule.batchSize(epoch: epoch), train: true, options: options,
+        // Data-parallel: a sample that fails to load stops the run (skipping it could leave a
+        // rank's share empty, and that rank a batch behind the others).
+        var loaderOptions = options
+        if world != nil { loaderOptions.skipBadImages = false }
+        let loader = try TrainingData.loader(trainSet, batch: schedule.batchSize(epoch: epoch), train: true, options: loaderOptions,
                                              shard: world.map { ($0.rank, $0.size) })
         let iterations = loader.batchCount
         let it = loader.epoch(epoch)
