@@ -38,13 +38,13 @@ final class DataParallelToolTests: XCTestCase {
 
     static func norm(_ t: [Float]) -> Double { t.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
 
-    /// The largest per-tensor ||a - b|| / ||a|| over two checkpoints' weights and buffers.
-    static func largestRelativeDifference(_ a: [String: Tensor], _ b: [String: Tensor]) -> (key: String, value: Double) {
+    /// The largest per-tensor ||a - b|| / max(||a||, normFloor) over two checkpoints' weights and buffers.
+    static func largestRelativeDifference(_ a: [String: Tensor], _ b: [String: Tensor], normFloor: Double = 1e-12) -> (key: String, value: Double) {
         var worst = ("", 0.0)
         for (k, ta) in a {
             guard let tb = b[k], tb.shape == ta.shape else { return (k + " (missing or another shape)", .infinity) }
             let x = ta.scalars, y = tb.scalars
-            let d = Self.norm(zip(x, y).map { $0 - $1 }) / max(Self.norm(x), 1e-12)
+            let d = Self.norm(zip(x, y).map { $0 - $1 }) / max(Self.norm(x), normFloor)
             if !(d <= worst.1) { worst = (k, d) }
         }
         return worst
@@ -102,6 +102,34 @@ final class DataParallelToolTests: XCTestCase {
                 XCTAssertEqual(u, v, accuracy: 1e-5 * max(1, abs(u)) + 2e-6, "\(name): \(x) vs \(y)", file: file, line: line)
             }
         }
+    }
+
+    /// Conditional DETR with 2 Group DETR query groups (sigmoid focal loss; the groups folded
+    /// into the attention's batch, whose dropout masks are drawn per sample), no validation set.
+    func testConditionalDETRWithQueryGroups_TwoProcessesTrainWhatOneProcessTrains() throws {
+        _ = try Self.mpirun()
+        let dir = try makeTemporaryDirectory("mpi-groups")
+        try makeShapesLists(in: dir, images: 12, minSide: 64, maxSide: 96, seed: 8)
+        let flags = Array(Self.flags().drop { $0 != "--classes" }) + ["2007_train.txt", "--model", "conditional-detr", "--groups", "2"]
+        let single = try ToolRunner.run("detr-train", flags + ["--save-dir", "single"], in: dir)
+        XCTAssertEqual(single.status, 0, single.stderr)
+        let multi = try runOnProcesses(2, flags + ["--save-dir", "multi"], in: dir)
+        XCTAssertEqual(multi.status, 0, multi.stdout + multi.stderr)
+        // Tensors of norm below 1e-2 are held to 1e-7 absolute: here four batch-norm biases
+        // of the stem and layer1 (zero at the start, norm about 2e-5 after the 4 steps) differ
+        // by 3e-8 (a relative 1e-3) while every other tensor agrees to 3e-6. Only the layers
+        // at and after the stem's max pooling differ so, so the likely cause (not verified) is
+        // the pooling choosing differently between values equal up to the last bits of the
+        // synchronised statistics.
+        let a = try Checkpoint.load(from: dir + "/single/last"), b = try Checkpoint.load(from: dir + "/multi/last")
+        let worst = Self.largestRelativeDifference(a.model, b.model, normFloor: 1e-2)
+        XCTAssertLessThanOrEqual(worst.value, Self.tolerance, "weights differ most at \(worst.key)")
+        let fm = FileManager.default
+        let runs = try ["single", "multi"].map { "\(dir)/\($0)/" + (try fm.destinationOfSymbolicLink(atPath: "\(dir)/\($0)/last")).components(separatedBy: "/")[0] }
+        let x = try Self.numbers(runs[0] + "/epoch_loss.txt"), y = try Self.numbers(runs[1] + "/epoch_loss.txt")
+        XCTAssertEqual(x.count, 2)
+        XCTAssertEqual(x.count, y.count)
+        for (u, v) in zip(x, y) { XCTAssertEqual(u, v, accuracy: 1e-5 * max(1, abs(u)) + 2e-6, "\(x) vs \(y)") }
     }
 
     /// A global batch that does not divide into the processes: one clear error, the job stops.
