@@ -90,18 +90,8 @@ extension Tensor {
         return weight.indexSelect(axis: 0, indices.values).reshape(indices.shape + [weight.shape[1]])
     }
 
-    /// Dropout: zeroes each element with probability `p` and scales the rest by 1/(1-p), in
-    /// training; the identity otherwise. Draws from the explicit generator.
-    public func dropout(_ p: Float, training: Bool, using rng: inout SplitMix64) -> Tensor {
-        if !training || p == 0 { return self }
-        precondition(p >= 0 && p < 1, "dropout: p = \(p) must be in [0, 1)")
-        let keep = Tensor.empty(shape)
-        let scale = 1 / (1 - p)
-        for i in 0..<count { keep.data[i] = rng.nextFloat() < p ? 0 : scale }
-        return self * keep
-    }
-
-    /// Dropout whose mask is drawn sample by sample: the indices on `axis` are
+    /// Dropout (in training: each element zeroed with probability `p`, the rest scaled by
+    /// 1/(1-p); the identity otherwise) whose mask is drawn sample by sample: the indices on `axis` are
     /// `(group * B + sample) * perSample + j` (B local samples; `groups` > 1 for Group DETR's
     /// query groups folded into the batch), and the elements of local sample `s` take their
     /// mask from their own generator, seeded by one draw of `rng` and the sample's global index
