@@ -20,7 +20,7 @@ final class AttentionBlock: Module {
     func callAsFunction(_ x: Tensor, queryPos: Tensor, memory: Tensor, pos: Tensor, attentionMask: Tensor?,
                         dropout: Float, _ ctx: inout ForwardContext) -> Tensor {
         let (out, _) = attention(query: x + queryPos, key: memory + pos, value: memory, attentionMask: attentionMask, &ctx)
-        return norm(x + out.dropout(dropout, training: ctx.training, using: &ctx.rng))
+        return norm(x + out.dropout(dropout, training: ctx.training, sampleAxis: 1, sampleOffset: ctx.sampleOffset, using: &ctx.rng))
     }
 
     func visit(_ prefix: ParameterKey, _ body: (ParameterKey, Tensor, StateKind) -> Void) {
@@ -43,8 +43,8 @@ final class FeedForwardBlock: Module {
     }
 
     func callAsFunction(_ x: Tensor, dropout: Float, _ ctx: inout ForwardContext) -> Tensor {
-        let h = linear1(x).relu().dropout(dropout, training: ctx.training, using: &ctx.rng)
-        return norm(x + linear2(h).dropout(dropout, training: ctx.training, using: &ctx.rng))
+        let h = linear1(x).relu().dropout(dropout, training: ctx.training, sampleAxis: 1, sampleOffset: ctx.sampleOffset, using: &ctx.rng)
+        return norm(x + linear2(h).dropout(dropout, training: ctx.training, sampleAxis: 1, sampleOffset: ctx.sampleOffset, using: &ctx.rng))
     }
 
     func visit(_ prefix: ParameterKey, _ body: (ParameterKey, Tensor, StateKind) -> Void) {

@@ -58,9 +58,9 @@ final class DeformableEncoderLayer: Module {
                         levelStartIndex: [Int], _ ctx: inout ForwardContext) -> Tensor {
         let attended = selfAttn(query: src + pos, referencePoints: referencePoints, input: src, spatialShapes: spatialShapes,
                                 levelStartIndex: levelStartIndex)
-        var x = norm1(src + attended.dropout(dropout, training: ctx.training, using: &ctx.rng))
-        let ffn = linear1(x).relu().dropout(dropout, training: ctx.training, using: &ctx.rng)
-        x = norm2(x + linear2(ffn).dropout(dropout, training: ctx.training, using: &ctx.rng))
+        var x = norm1(src + attended.dropout(dropout, training: ctx.training, sampleAxis: 0, sampleOffset: ctx.sampleOffset, using: &ctx.rng))
+        let ffn = linear1(x).relu().dropout(dropout, training: ctx.training, sampleAxis: 0, sampleOffset: ctx.sampleOffset, using: &ctx.rng)
+        x = norm2(x + linear2(ffn).dropout(dropout, training: ctx.training, sampleAxis: 0, sampleOffset: ctx.sampleOffset, using: &ctx.rng))
         return x
     }
 
