@@ -61,7 +61,7 @@ struct MemoryBench: ParsableCommand {
             rows.append(("predict-raccoon-all", "predict-raccoon-largest", all, one, 1.2))
         }
         if let ours = peaks[Self.segmentationCase], let ref = refs[Self.segmentationCase] {
-            rows.append((Self.segmentationCase, "transformers", ours, ref.peak_rss_mb, 1.0))
+            rows.append((Self.segmentationCase, selected.first { $0.name == Self.segmentationCase }!.reference, ours, ref.peak_rss_mb, 1.0))
         }
         for (name, against, peak, other, allowed) in rows {
             let ratio = peak / other
@@ -123,7 +123,9 @@ struct MemoryBench: ParsableCommand {
     }
 
     static func segmentation() -> BenchCase {
-        BenchCase(name: segmentationCase, reference: "transformers", referenceScript: "model_ref.py", referenceArguments: [segmentationCase]) {
+        let official = ProcessInfo.processInfo.environment["DETR_REPO"] != nil
+        return BenchCase(name: segmentationCase, reference: official ? "facebookresearch/detr" : "transformers",
+                         referenceScript: "model_ref.py", referenceArguments: [segmentationCase]) {
             Allocator.holdsAtMostPeak = true
             var config = DETRConfig()
             config.numClasses = 250
