@@ -42,23 +42,32 @@ public struct PreparedImage: Sendable {
 /// Detections of one image in its own pixels, and the raw network output.
 public struct DetectionResult: Sendable {
     public var detections: [Detection]
-    /// Per detection, a binary mask at the image size (models with a segmentation head).
+    /// Per detection, a binary mask at the image size (models with a segmentation head, mask
+    /// classifiers).
     public var masks: [[Bool]]?
+    /// A mask classifier's panoptic segmentation at the image size, when the detector's task is
+    /// panoptic.
+    public var panoptic: PanopticPrediction?
     public var output: DETROutput
     public var prepared: PreparedImage
 }
 
 /// Runs a `ModelBundle` on images: preprocessing of its preset, the network in inference mode
-/// (no gradient tape), DETR's post-processing and the map back to image pixels.
+/// (no gradient tape), the family's post-processing (DETR's for box models, the family's own
+/// inference for mask classifiers) and the map back to image pixels.
 public final class Detector {
     public let bundle: ModelBundle
     public let geometry: InputGeometry
     public let normalization: Normalization
+    /// A mask classifier's task (default: its checkpoint's); nil for box models.
+    public let task: SegmentationTask?
 
-    public init(bundle: ModelBundle, geometry: InputGeometry? = nil, normalization: Normalization = .imageNet) {
+    public init(bundle: ModelBundle, geometry: InputGeometry? = nil, normalization: Normalization = .imageNet,
+                task: SegmentationTask? = nil) {
         self.bundle = bundle
         self.geometry = geometry ?? .of(preset: bundle.state.preset, inputSize: bundle.state.inputSize)
         self.normalization = normalization
+        self.task = (bundle.config.value as? any MaskClassifierConfig).map { task ?? $0.task }
     }
 
     /// Resizes (or letterboxes) and normalises. An image already at the target size is used
@@ -104,6 +113,9 @@ public final class Detector {
     }
 
     public func postprocess(_ out: DETROutput, prepared p: PreparedImage, confidence: Float) throws -> DetectionResult {
+        if let classifier = bundle.config.value as? any MaskClassifierConfig {
+            return try classifyMasks(out, prepared: p, confidence: confidence, classifier)
+        }
         // Without a letterbox the normalised boxes scale straight to the image (as DETR's
         // PostProcess with the original sizes); with one, through the canvas.
         let direct = p.offset == (0, 0)
@@ -138,5 +150,52 @@ public final class Detector {
             }
         }
         return DetectionResult(detections: dets, masks: masks, output: out, prepared: p)
+    }
+}
+
+extension Detector {
+    /// A mask classifier's results: its instances with a score above `confidence` (boxes: the
+    /// masks' extents in image pixels, zero for an empty mask) and, for the panoptic task, its
+    /// panoptic segmentation, from the mask logits brought to the image's size.
+    func classifyMasks(_ out: DETROutput, prepared p: PreparedImage, confidence: Float,
+                       _ classifier: any MaskClassifierConfig) throws -> DetectionResult {
+        try out.validate()
+        guard let maskLogits = out.masks, out.batchSize == 1 else {
+            throw DETRInputError.invalidArgument("a mask classifier's output needs mask logits for one image")
+        }
+        let classLogits = out.logits.squeeze(0)
+        let masks = imageMaskLogits(maskLogits.squeeze(0), prepared: p)
+        let instances = classifier.instances(classLogits: classLogits, masks: masks).filter { $0.score > confidence }
+        let w = p.originalSize.width
+        let detections = instances.enumerated().map { k, inst -> Detection in
+            var x0 = w, y0 = p.originalSize.height, x1 = 0, y1 = 0
+            for (i, on) in inst.mask.enumerated() where on {
+                let x = i % w, y = i / w
+                x0 = min(x0, x); x1 = max(x1, x + 1)
+                y0 = min(y0, y); y1 = max(y1, y + 1)
+            }
+            let box = x1 > 0 ? DetectionBox(x0: Float(x0), y0: Float(y0), x1: Float(x1), y1: Float(y1)) : DetectionBox(x0: 0, y0: 0, x1: 0, y1: 0)
+            return Detection(query: k, label: inst.label, score: inst.score, box: box)
+        }
+        let panoptic = task == .panoptic ? classifier.panoptic(classLogits: classLogits, masks: masks) : nil
+        return DetectionResult(detections: detections, masks: instances.map(\.mask), panoptic: panoptic, output: out, prepared: p)
+    }
+
+    /// One image's mask logits [Q, h, w] at the image's size: bilinear (align_corners false) to
+    /// the network input, its image part (without a letterbox's border), bilinear to the
+    /// original size, as the official `sem_seg_postprocess`.
+    func imageMaskLogits(_ logits: Tensor, prepared p: PreparedImage) -> Tensor {
+        if p.offset == (0, 0) {
+            return Mask2FormerInference.resizedMasks(logits, paddedSize: p.inputSize, imageSize: p.inputSize, outputSize: p.originalSize)
+        }
+        let full = Mask2FormerInference.resizedMasks(logits, paddedSize: p.inputSize, imageSize: p.inputSize, outputSize: p.inputSize)
+        let x0 = Int(p.offset.x), y0 = Int(p.offset.y)
+        let cw = max(1, min(p.inputSize.width - x0, Int((Float(p.originalSize.width) * p.scale.x).rounded())))
+        let ch = max(1, min(p.inputSize.height - y0, Int((Float(p.originalSize.height) * p.scale.y).rounded())))
+        let q = logits.shape[0]
+        return withNoGrad {
+            full.unsqueeze(0).slice(axis: 2, y0..<(y0 + ch)).slice(axis: 3, x0..<(x0 + cw))
+                .interpolateBilinear(p.originalSize.height, p.originalSize.width).reshape([q, p.originalSize.height, p.originalSize.width])
+        }
     }
 }

@@ -6,7 +6,7 @@ import Tensor
 
 /// The model families the tools know, by name. A new family is one line here; no tool names one.
 public enum ModelFamilies {
-    public static let all: [any DetectorConfig.Type] = [DETRConfig.self, ConditionalDETRConfig.self]
+    public static let all: [any DetectorConfig.Type] = [DETRConfig.self, ConditionalDETRConfig.self, Mask2FormerConfig.self]
 
     public static var names: [String] { all.map { $0.family } }
 

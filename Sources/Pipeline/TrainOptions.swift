@@ -72,6 +72,9 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     /// Problems with the settings, one message each.
     public func problems() -> [String] {
         var out = config.problems()
+        if config.value is any MaskClassifierConfig {
+            out.append("\(config.family) classifies masks: detr-train trains box models only (its losses are the library's)")
+        }
         if trainList == nil && cocoTrain == nil { out.append("no training data: give a lines file or --coco") }
         if cocoTrain != nil && cocoTrainImages == nil { out.append("--coco needs --images") }
         if inputSize < 32 { out.append("input size \(inputSize) is below 32") }

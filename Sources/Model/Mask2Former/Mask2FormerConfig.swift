@@ -5,8 +5,9 @@ import Tensor
 /// Hyper-parameters of Mask2Former (Cheng et al. 2022) with the official
 /// facebookresearch/Mask2Former defaults (its COCO configs with a ResNet backbone).
 ///
-/// Mask2Former is a library model: its network predicts class logits and mask logits per
-/// query, not boxes, so it is not a `DetectorConfig` family (and the tools do not offer it).
+/// A mask-classification family (`MaskClassifierConfig`, registered as `mask2former`): its
+/// network predicts class logits and mask logits per query, not boxes; the inference settings
+/// below (task, top-k, thresholds, thing classes) travel with its checkpoints.
 public struct Mask2FormerConfig: Equatable, Sendable, Codable {
     /// Real classes; the class head has one more output, "no object".
     public var numClasses = 133
@@ -34,6 +35,19 @@ public struct Mask2FormerConfig: Equatable, Sendable, Codable {
     /// Dropout of the pixel decoder's encoder and of the decoder (0 in the official configs).
     public var dropout: Float = 0
 
+    /// The task of the checkpoint's results (`predict` draws instances or writes panoptic
+    /// segments by it unless told otherwise).
+    public var task: SegmentationTask = .instance
+    /// Instances kept per image (`TEST.DETECTIONS_PER_IMAGE`).
+    public var testTopK = 100
+    /// Panoptic: smallest class probability of a kept query, and smallest share of its mask a
+    /// segment must keep (`OBJECT_MASK_THRESHOLD`, `OVERLAP_THRESHOLD`).
+    public var objectMaskThreshold: Float = 0.8
+    public var overlapThreshold: Float = 0.8
+    /// Panoptic: the thing classes (class ids); the others are stuff, their segments merged per
+    /// class. Absent: every class is a thing.
+    public var thingClasses: [Int]?
+
     public init() {}
 
     /// Relations the layers rely on; a message each.
@@ -50,6 +64,13 @@ public struct Mask2FormerConfig: Equatable, Sendable, Codable {
         if heads > 0 && hiddenDim % heads != 0 { out.append("hiddenDim (\(hiddenDim)) must be a multiple of heads (\(heads))") }
         if convDim % 2 != 0 || hiddenDim % 2 != 0 { out.append("convDim and hiddenDim must be even (sine position encoding)") }
         if !(dropout >= 0 && dropout < 1) { out.append("dropout (\(dropout)) must be in [0, 1)") }
+        if testTopK < 1 { out.append("testTopK (\(testTopK)) must be at least 1") }
+        for (name, v) in [("objectMaskThreshold", objectMaskThreshold), ("overlapThreshold", overlapThreshold)] where !(v >= 0 && v <= 1) {
+            out.append("\(name) (\(v)) must be in [0, 1]")
+        }
+        if let bad = thingClasses?.first(where: { $0 < 0 || $0 >= numClasses }) {
+            out.append("thing class \(bad) is outside 0..<\(numClasses)")
+        }
         return out
     }
 }

@@ -33,11 +33,7 @@ public enum Mask2FormerInference {
     }
 
     /// One instance: its class, score and binary mask (row-major, the masks' size).
-    public struct Instance: Equatable, Sendable {
-        public var label: Int
-        public var score: Float
-        public var mask: [Bool]
-    }
+    public typealias Instance = MaskInstance
 
     /// The `topK` best (query, class) pairs by class probability (the "no object" column left
     /// out), best first: mask = logit > 0, score = probability x the mean mask probability

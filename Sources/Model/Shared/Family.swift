@@ -45,6 +45,45 @@ public protocol DetectorConfig: Codable, Sendable {
     static func inferred(from shapes: [String: [Int]], numClasses: Int?) throws -> Self
 }
 
+/// The tasks a mask-classification family's inference serves.
+public enum SegmentationTask: String, Codable, Sendable, CaseIterable {
+    /// Instances: the best (query, class) pairs, each a class, a score and a mask.
+    case instance
+    /// Panoptic segments: every pixel at most one segment; a stuff class's segments merged.
+    case panoptic
+}
+
+/// A family whose network classifies masks (Mask2Former) instead of predicting boxes. Its
+/// network's `DETROutput` holds `logits` [B, Q, C+1] ("no object" last), the mask logits as
+/// `masks` [B, Q, h, w] (a fraction of the input's size) and, as `boxes`, the extents of the
+/// masks (logit > 0; zeros for an empty mask); the network reads no padding mask. Its results
+/// come from its own inference on one image's class logits [Q, C+1] and mask logits [Q, H, W]
+/// already at the image's size, not from DETR's box post-processing. Tools ask for the
+/// capability, never for the family.
+public protocol MaskClassifierConfig: DetectorConfig {
+    /// The task the checkpoint's results default to.
+    var task: SegmentationTask { get }
+    /// The instances of one image, best first.
+    func instances(classLogits: Tensor, masks: Tensor) -> [MaskInstance]
+    /// The panoptic segmentation of one image (segment ids from 1; categories are class ids).
+    func panoptic(classLogits: Tensor, masks: Tensor) -> PanopticPrediction
+    /// Whether a class is a thing (countable) rather than stuff in the panoptic task.
+    func isThing(_ label: Int) -> Bool
+}
+
+/// One instance of a mask-classification model: its class, score and binary mask (row-major).
+public struct MaskInstance: Equatable, Sendable {
+    public var label: Int
+    public var score: Float
+    public var mask: [Bool]
+
+    public init(label: Int, score: Float, mask: [Bool]) {
+        self.label = label
+        self.score = score
+        self.mask = mask
+    }
+}
+
 /// Architecture settings given on a command line, each optional: a family keeps its own
 /// default for what is not set.
 public struct ArchitectureSettings: Codable, Equatable, Sendable {

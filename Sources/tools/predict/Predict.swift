@@ -34,6 +34,9 @@ struct Predict: ParsableCommand {
         An image that cannot be decoded is reported with its path and the run goes on; the exit \
         status is then non-zero. Outputs are written atomically (detections.json at most a second \
         after an image, and at the end), so an interrupted run keeps what it wrote.
+        A mask classifier (Mask2Former) draws its instances (the top ones by score, boxes around \
+        their masks) and lists them with their masks as COCO RLE ("segmentation"); with the \
+        panoptic task it also writes COCO panoptic PNGs and JSON (see --task).
         """)
 
     @Argument(help: "A folder of images, or one image file.")
@@ -62,6 +65,9 @@ struct Predict: ParsableCommand {
     @Option(help: "Only measure speed: N timed runs (decode excluded; preprocessing, network and post-processing included) on the first image after one warm-up; prints images/s and writes nothing.")
     var fps: Int?
 
+    @Option(help: "A mask classifier's task (default: its checkpoint's): instance draws and lists its instances; panoptic also writes <out>/panoptic/<stem>.png (segment ids as R + 256 G + 256^2 B, 0 = void) and <out>/panoptic.json (COCO panoptic, image_id and category_id as in detections.json), what 'get-map panoptic' reads.")
+    var task: SegmentationTask?
+
     @Option(help: "Also write the raw network tensors to this .safetensors file: for each image <stem>, <stem>/input [1,3,H,W] (the normalised input), <stem>/mask [1,H,W] (0/1), <stem>/pred_logits [1,Q,C+1], <stem>/pred_boxes [1,Q,4] (cxcywh in [0,1]) and, with a segmentation head, <stem>/pred_masks.")
     var raw: String?
 
@@ -77,7 +83,11 @@ struct Predict: ParsableCommand {
             for name in inputs.skipped { ToolIO.say("note: skipping \(FileIO.join(input, name)): not an image") }
             // One image after another, of any sizes: the tensor cache keeps what the largest needs.
             Allocator.holdsAtMostPeak = true
-            let detector = Detector(bundle: try loadBundle())
+            let bundle = try loadBundle()
+            if let task, !(bundle.config.value is any MaskClassifierConfig) {
+                throw ToolError("--task \(task.rawValue): \(weights) is a \(bundle.config.family) model, which predicts boxes, not classified masks")
+            }
+            let detector = Detector(bundle: bundle, task: task)
             if let fps {
                 try measureSpeed(detector, image: inputs.images[0], runs: fps)
                 return
@@ -108,3 +118,5 @@ struct Predict: ParsableCommand {
                           image.fileName, decoded.width, decoded.height, runs, seconds, seconds / Double(runs), Double(runs) / seconds))
     }
 }
+
+extension SegmentationTask: ExpressibleByArgument {}

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Model
 import NN
 import Pipeline
 import Tensor
@@ -13,6 +14,8 @@ struct PredictRun {
     var totals: [Int]
     var rawTensors: [String: Tensor] = [:]
     var failures = 0
+    /// A mask classifier's panoptic segments so far (the panoptic task).
+    var panopticItems: [PanopticWriter.Item] = []
     var detectionCount: Int { json.count }
 
     init(detector: Detector, options: Predict) {
@@ -50,12 +53,24 @@ struct PredictRun {
         bar.update(images.count, images.count)
         bar.finish()
         try writeText(json.text, to: jsonPath)
+        if detector.task == .panoptic { try writePanoptic() }
         if options.count { ToolIO.say("total: \(PredictOutputs.countLine(totals, classNames: detector.bundle.classNames))") }
         if let raw = options.raw, !rawTensors.isEmpty {
             let dir = (raw as NSString).deletingLastPathComponent
             if !dir.isEmpty { try FileIO.makeDirectories(dir) }
             try SafeTensors.write(rawTensors, to: raw)
         }
+    }
+
+    /// The panoptic task's outputs: `<out>/panoptic/<key>.png` (segment ids as R + 256 G +
+    /// 256^2 B) and `<out>/panoptic.json` (COCO panoptic: image_id the image's index,
+    /// category_id the class index, and the categories with their thing/stuff kind).
+    func writePanoptic() throws {
+        guard let classifier = detector.bundle.config.value as? any MaskClassifierConfig else { return }
+        let names = detector.bundle.classNames
+        let categories = names.indices.map { PanopticCategory(id: $0, name: names[$0], isThing: classifier.isThing($0) ? 1 : 0) }
+        try PanopticWriter.write(panopticItems, categoryIDs: Array(names.indices), categories: categories,
+                                 json: FileIO.join(options.out, "panoptic.json"), folder: FileIO.join(options.out, "panoptic"))
     }
 
     mutating func processImage(_ image: RGBImage, _ item: InputImage, cropFolder: String) throws {
@@ -76,6 +91,9 @@ struct PredictRun {
         if options.raw != nil {
             rawTensors.merge(PredictOutputs.rawTensors(prepared, output, key: item.key)) { a, _ in a }
         }
-        json.append(result.detections, image: item, classNames: names)
+        json.append(result.detections, masks: result.masks, size: (image.height, image.width), image: item, classNames: names)
+        if let panoptic = result.panoptic {
+            panopticItems.append(PanopticWriter.Item(imageID: .int(item.index), fileName: item.key + ".png", prediction: panoptic))
+        }
     }
 }

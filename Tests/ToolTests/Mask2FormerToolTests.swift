@@ -1,0 +1,205 @@
+import Augment
+import Base
+import Datasets
+import Eval
+import Foundation
+import Model
+import NN
+import Pipeline
+import Tensor
+import TestSupport
+import XCTest
+
+/// A Mask2Former checkpoint through the tools: saved and loaded as a family of the seam (a
+/// folder and a bare .safetensors), `predict` for instances (masks as COCO RLE) and panoptic
+/// segments, and `get-map coco --iou-type segm` / `get-map panoptic` on what predict wrote.
+/// What the tools write is compared with the library's Mask2Former inference on the same
+/// weights and image (inference is deterministic).
+final class Mask2FormerToolTests: XCTestCase {
+    static let classNames = ["circle", "square", "sky"]
+
+    /// ResNet-18, width 32, 4 heads, one encoder layer, 3 decoder layers (one per level), 8
+    /// queries; classes 0 and 1 things, 2 stuff. The panoptic thresholds are low so that the
+    /// random model keeps segments.
+    static func tinyConfig() -> Mask2FormerConfig {
+        var c = Mask2FormerConfig()
+        c.backbone = .resnet18
+        c.backboneNorm = .trainable
+        c.numClasses = classNames.count
+        c.convDim = 32
+        c.maskDim = 32
+        c.hiddenDim = 32
+        c.heads = 4
+        c.encoderLayers = 1
+        c.encoderFeedForward = 64
+        c.decoderLayers = 3
+        c.feedForward = 64
+        c.numQueries = 8
+        c.testTopK = 6
+        c.thingClasses = [0, 1]
+        c.objectMaskThreshold = 0.3
+        c.overlapThreshold = 0.3
+        return c
+    }
+
+    /// Two 64x48 demo images (PNG, so the tool reads the same pixels) in `<dir>/images`.
+    func writeImages(_ dir: String) throws -> (folder: String, images: [RGBImage]) {
+        let folder = dir + "/images"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var images: [RGBImage] = []
+        for (k, name) in ["a.png", "b.png"].enumerated() {
+            var options = DemoData.Options()
+            options.minSide = 64
+            options.maxSide = 64
+            var rng = SplitMix64(seed: UInt64(k + 5))
+            let image = DemoData.makeImage(id: "x", options: options, using: &rng).0
+            try FileIO.writeAtomically(folder + "/" + name, bytes: try ImageIO.encodePNG(image))
+            images.append(image)
+        }
+        return (folder, images)
+    }
+
+    /// The library's run of the checkpoint on an image: the last prediction of the Mask2Former
+    /// network on the normalised image (48 pixels high: no resizing), its mask logits brought
+    /// to the image's size as the official `sem_seg_postprocess`.
+    func libraryRun(_ bundle: ModelBundle, _ image: RGBImage) throws -> (classLogits: Tensor, masks: Tensor) {
+        let model = try XCTUnwrap(bundle.network as? Mask2Former)
+        let input = Normalization.imageNet(Sample(image: image, target: Target(boxes: [], labels: []))).image
+            .reshape([1, 3, image.height, image.width])
+        var ctx = ForwardContext(training: false)
+        let last = withNoGrad { model(images: input, &ctx).last }
+        let size = (height: image.height, width: image.width)
+        let masks = Mask2FormerInference.resizedMasks(last.maskLogits.squeeze(0), paddedSize: size, imageSize: size, outputSize: size)
+        return (last.classLogits.squeeze(0), masks)
+    }
+
+    func readJSON(_ path: String) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// Checkpoint folder and bare .safetensors load as the mask2former family with the same
+    /// weights; predict's instances (class, score, RLE mask, box = the mask's extent) are the
+    /// library's; get-map coco --iou-type segm on detections.json equals COCOeval on the
+    /// library's instances written by the test.
+    func testInstances_PredictAndSegmMapAgreeWithLibrary() throws {
+        let dir = try makeTemporaryDirectory("detrkit-m2f")
+        let config = Self.tinyConfig()
+        let ck = dir + "/ck"
+        try ModelBundle.fresh(config: config, classNames: Self.classNames, inputSize: 48, seed: 21).save(to: ck)
+        let state = try XCTUnwrap(readJSON(ck + "/state.json") as? [String: Any])
+        XCTAssertEqual(state["model"] as? String, "mask2former")
+        let bundle = try ModelBundle.load(ck)
+        XCTAssertEqual(bundle.config, ModelConfig(config))
+        XCTAssertEqual(bundle.classNames, Self.classNames)
+
+        // A bare state dict: recognised by its keys, the architecture read off the shapes.
+        let bare = dir + "/m2f.safetensors"
+        try SafeTensors.write(bundle.network.stateDict(), to: bare)
+        let fromBare = try ModelBundle.load(bare, numClasses: 3)
+        XCTAssertEqual(fromBare.config.family, "mask2former")
+        let inferred = try XCTUnwrap(fromBare.config.as(Mask2FormerConfig.self))
+        XCTAssertEqual([inferred.hiddenDim, inferred.numQueries, inferred.decoderLayers, inferred.encoderLayers, inferred.heads],
+                       [32, 8, 3, 1, 4])
+        let a = bundle.network.stateDict(), b = fromBare.network.stateDict()
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        XCTAssertTrue(a.allSatisfy { k, t in b[k].map { $0.scalars == t.scalars } ?? false })
+
+        let (folder, images) = try writeImages(dir)
+        let out = dir + "/out"
+        let r = try ToolRunner.run("predict", [folder, "--weights", ck, "--out", out, "--confidence", "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let entries = try XCTUnwrap(readJSON(out + "/detections.json") as? [[String: Any]])
+        XCTAssertEqual(entries.count, 2 * config.testTopK)
+
+        var gtAnnotations: [String] = [], libraryResults: [String] = []
+        for (k, image) in images.enumerated() {
+            let (classLogits, masks) = try libraryRun(bundle, image)
+            let expected = Mask2FormerInference.instances(classLogits: classLogits, masks: masks, topK: config.testTopK)
+            let got = entries.filter { ($0["image_id"] as? Int) == k }
+            XCTAssertEqual(got.count, expected.count)
+            for (e, g) in zip(expected, got) {
+                XCTAssertEqual(g["category_id"] as? Int, e.label)
+                XCTAssertEqual(Float((g["score"] as? Double) ?? -1), e.score, accuracy: 1e-6)
+                let seg = try XCTUnwrap(g["segmentation"] as? [String: Any])
+                XCTAssertEqual(seg["size"] as? [Int], [image.height, image.width])
+                let rle = try XCTUnwrap(RLE(compressed: try XCTUnwrap(seg["counts"] as? String), height: image.height, width: image.width))
+                XCTAssertEqual(rle.decodeRowMajor(), e.mask.map { $0 ? 1 : 0 })
+                let box = try XCTUnwrap(g["bbox"] as? [Double])
+                let extent = rle.boundingBox
+                XCTAssertEqual(box, rle.area > 0 ? [extent.x, extent.y, extent.width, extent.height] : [0, 0, 0, 0])
+            }
+            // The drawing shows the instances.
+            let drawn = try ImageIO.load(out + "/" + ["a", "b"][k] + ".png")
+            XCTAssertEqual(drawn.pixels.count, image.pixels.count)
+            XCTAssertNotEqual(drawn.pixels, image.pixels)
+            // Ground truth: the library's first two instances; results: all of them, as COCO JSON.
+            for (j, e) in expected.enumerated() {
+                let rle = RLE(rowMajorMask: e.mask.map { $0 ? 1 : 0 }, height: image.height, width: image.width)
+                let seg = "{\"size\": [\(image.height), \(image.width)], \"counts\": \(jsonString(rle.compressedString))}"
+                if j < 2 && rle.area > 0 {
+                    let b = rle.boundingBox
+                    gtAnnotations.append("{\"id\": \(gtAnnotations.count + 1), \"image_id\": \(k), \"category_id\": \(e.label), "
+                        + "\"segmentation\": \(seg), \"area\": \(rle.area), \"bbox\": [\(b.x), \(b.y), \(b.width), \(b.height)], \"iscrowd\": 0}")
+                }
+                libraryResults.append("{\"image_id\": \(k), \"category_id\": \(e.label), \"score\": \(e.score), \"segmentation\": \(seg)}")
+            }
+        }
+        XCTAssertFalse(gtAnnotations.isEmpty)
+        let gt = dir + "/gt.json", libraryPath = dir + "/library.json"
+        let imagesJSON = images.indices.map { "{\"id\": \($0), \"file_name\": \"\(["a", "b"][$0]).png\", \"width\": 64, \"height\": 48}" }
+        let categories = Self.classNames.indices.map { "{\"id\": \($0), \"name\": \"\(Self.classNames[$0])\"}" }
+        try FileIO.writeAtomically(gt, text: "{\"images\": [\(imagesJSON.joined(separator: ", "))], \"annotations\": [\(gtAnnotations.joined(separator: ", "))], "
+            + "\"categories\": [\(categories.joined(separator: ", "))]}")
+        try FileIO.writeAtomically(libraryPath, text: "[" + libraryResults.joined(separator: ", ") + "]")
+
+        let report = dir + "/segm.json"
+        let m = try ToolRunner.run("get-map", ["coco", "--gt", gt, "--dt", out + "/detections.json", "--iou-type", "segm", "--json", report])
+        XCTAssertEqual(m.status, 0, m.stderr)
+        let library = try COCOEvaluator.evaluate(groundTruthPath: gt, resultsPath: libraryPath, params: COCOEvalParams(iouType: .segm))
+        let gtData = try COCOInstances.load(gt)
+        XCTAssertEqual(try String(contentsOfFile: report, encoding: .utf8), library.result.jsonReport(gtData.categories))
+        // Every ground-truth mask is one of the results: AP@0.5 is positive.
+        XCTAssertGreaterThan(library.result.stats[1], 0)
+    }
+
+    /// predict --task panoptic writes the library's panoptic segmentation as COCO panoptic PNGs
+    /// and JSON; get-map panoptic reads them and equals the library's PQ evaluation of the same
+    /// files (against themselves: every segment matched, PQ 1).
+    func testPanoptic_PredictWritesLibrarySegmentsThatGetMapReads() throws {
+        let dir = try makeTemporaryDirectory("detrkit-m2f")
+        let config = Self.tinyConfig()
+        let ck = dir + "/ck"
+        let fresh = ModelBundle.fresh(config: config, classNames: Self.classNames, inputSize: 48, seed: 21)
+        try fresh.save(to: ck)
+        let (folder, images) = try writeImages(dir)
+        let out = dir + "/out"
+        let r = try ToolRunner.run("predict", [folder, "--weights", ck, "--out", out, "--confidence", "0", "--task", "panoptic"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = out + "/panoptic.json"
+        let written = try COCOPanoptic.load(json)
+        XCTAssertEqual(written.categories.map(\.isThing), [1, 1, 0])
+        XCTAssertEqual(written.annotations.count, 2)
+        var segmentCount = 0
+        for (k, image) in images.enumerated() {
+            let (classLogits, masks) = try libraryRun(fresh, image)
+            let expected = Mask2FormerInference.panoptic(classLogits: classLogits, masks: masks, isThing: { $0 < 2 },
+                                                         objectMaskThreshold: 0.3, overlapThreshold: 0.3)
+            segmentCount += expected.segments.count
+            let annotation = try XCTUnwrap(written.annotations.first { $0.imageID == .int(k) })
+            XCTAssertEqual(annotation.fileName, ["a", "b"][k] + ".png")
+            let png = try ImageIO.load(out + "/panoptic/" + annotation.fileName)
+            XCTAssertEqual(png.pixels, expected.rgb)
+            XCTAssertEqual(annotation.segments.map(\.id), expected.segments.map(\.id))
+            XCTAssertEqual(annotation.segments.map(\.categoryID), expected.segments.map(\.categoryId))
+        }
+        XCTAssertGreaterThan(segmentCount, 0, "the random model keeps no segment: the test checks nothing")
+
+        let report = dir + "/pq.json"
+        let m = try ToolRunner.run("get-map", ["panoptic", "--gt-json", json, "--pred-json", json, "--json", report])
+        XCTAssertEqual(m.status, 0, m.stderr)
+        let library = try PanopticQuality.evaluate(groundTruthJSON: json, groundTruthFolder: out + "/panoptic",
+                                                   predictionJSON: json, predictionFolder: out + "/panoptic")
+        XCTAssertEqual(try String(contentsOfFile: report, encoding: .utf8), library.jsonText())
+        XCTAssertEqual(library.all.pq, 1, accuracy: 1e-12)
+    }
+}
