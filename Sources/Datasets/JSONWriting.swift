@@ -21,3 +21,16 @@ public func jsonString(_ s: String) -> String {
     }
     return out + "\""
 }
+
+extension RLE {
+    /// The mask as a COCO `segmentation` object of a results file: `{"size": [h, w], "counts":
+    /// "..."}`, the counts as pycocotools' compressed string.
+    public var resultJSON: String {
+        "{\"size\": [\(height), \(width)], \"counts\": \(jsonString(compressedString))}"
+    }
+
+    /// The compressed RLE of a row-major binary mask.
+    public init(rowMajor mask: [Bool], height: Int, width: Int) {
+        self.init(rowMajorMask: mask.map { $0 ? 1 : 0 }, height: height, width: width)
+    }
+}

@@ -160,6 +160,14 @@ final class Mask2FormerToolTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: report, encoding: .utf8), library.result.jsonReport(gtData.categories))
         // Every ground-truth mask is one of the results: AP@0.5 is positive.
         XCTAssertGreaterThan(library.result.stats[1], 0)
+
+        // get-map coco running the checkpoint itself over the ground truth's images.
+        let run = dir + "/run.json", runReport = dir + "/segm-run.json"
+        let g = try ToolRunner.run("get-map", ["coco", "--gt", gt, "--dt", run, "--iou-type", "segm", "--json", runReport,
+                                               "--weights", ck, "--images", folder, "--confidence", "0"])
+        XCTAssertEqual(g.status, 0, g.stderr)
+        XCTAssertEqual(try String(contentsOfFile: runReport, encoding: .utf8), library.result.jsonReport(gtData.categories))
+        XCTAssertEqual((try readJSON(run) as? [Any])?.count, 2 * config.testTopK)
     }
 
     /// predict --task panoptic writes the library's panoptic segmentation as COCO panoptic PNGs
@@ -201,5 +209,16 @@ final class Mask2FormerToolTests: XCTestCase {
                                                    predictionJSON: json, predictionFolder: out + "/panoptic")
         XCTAssertEqual(try String(contentsOfFile: report, encoding: .utf8), library.jsonText())
         XCTAssertEqual(library.all.pq, 1, accuracy: 1e-12)
+
+        // get-map panoptic running the checkpoint over the ground truth's images (here predict's
+        // segments): the same segments, so the same report.
+        let pred = dir + "/pred.json", runReport = dir + "/pq-run.json"
+        let g = try ToolRunner.run("get-map", ["panoptic", "--gt-json", json, "--gt-folder", out + "/panoptic", "--pred-json", pred,
+                                               "--json", runReport, "--weights", ck, "--images", folder])
+        XCTAssertEqual(g.status, 0, g.stderr)
+        XCTAssertEqual(try String(contentsOfFile: runReport, encoding: .utf8), library.jsonText())
+        for name in ["a.png", "b.png"] {
+            XCTAssertEqual(try ImageIO.load(dir + "/pred/" + name).pixels, try ImageIO.load(out + "/panoptic/" + name).pixels, name)
+        }
     }
 }

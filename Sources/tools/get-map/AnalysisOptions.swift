@@ -20,14 +20,21 @@ struct AnalysisOptions: ParsableArguments {
     @Flag(help: "With --analysis: also write report.html there, one self-contained page (figures embedded, no network).")
     var report = false
 
-    @Option(help: "With --report: the folder of the ground truth's file_names (voc: <id>.jpg; mode 4: JPEGImages), to draw the worst images.")
+    @Option(help: "With --report: the folder of the ground truth's file_names (voc: <id>.jpg; mode 4: JPEGImages), to draw the worst images; with get-map coco --weights: the images the checkpoint runs on.")
     var images: String?
 
     func validate() throws {
         guard analysisScore.isFinite else { throw ValidationError("--analysis-score must be a number") }
         guard confusionIou >= 0, confusionIou < 1 else { throw ValidationError("--confusion-iou must be in [0, 1)") }
         if report && analysis == nil { throw ValidationError("--report needs --analysis DIR (the page is written there)") }
-        if images != nil && !report { throw ValidationError("--images goes with --report") }
+    }
+
+    /// `--images` without `--report` is an error unless the command reads it otherwise
+    /// (`otherUse`: the flag that does, given).
+    func checkImages(otherUse: String? = nil, given: Bool = false) throws {
+        if images != nil && !report && !given {
+            throw ValidationError("--images goes with --report" + (otherUse.map { " or \($0)" } ?? ""))
+        }
     }
 
     /// Evaluates, with the analysis when --analysis is given (COCOeval runs once either way).

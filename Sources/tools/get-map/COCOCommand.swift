@@ -13,13 +13,17 @@ struct COCOCommand: ParsableCommand {
         discussion: """
         Prints pycocotools' 12-line summary and the per-category AP table. Results with an image id \
         missing from the ground truth or a NaN/negative-size box are an error naming the offending \
-        index (as pycocotools refuses them); --lenient skips and counts them instead.
+        index (as pycocotools refuses them); --lenient skips and counts them instead. \
+        With --weights CHECKPOINT and --images DIR the checkpoint is first run on every image of \
+        the ground truth (DIR/<file_name>) and its detections written to --dt (with --iou-type \
+        segm, their masks as compressed RLE: a model with masks, such as a mask classifier), \
+        classes matched to categories by name; that file is then evaluated.
         """)
 
     @Option(help: "Ground-truth instances JSON.")
     var gt: String
 
-    @Option(help: "Detection results JSON (a list of {image_id, category_id, bbox | segmentation, score}).")
+    @Option(help: "Detection results JSON (a list of {image_id, category_id, bbox | segmentation, score}); with --weights, written first.")
     var dt: String
 
     @Option(help: "bbox or segm.")
@@ -39,10 +43,14 @@ struct COCOCommand: ParsableCommand {
 
     @OptionGroup var analysis: AnalysisOptions
 
+    @OptionGroup var model: CheckpointRunOptions
+
     func validate() throws {
         guard COCOIoUType(rawValue: iouType) != nil else { throw ValidationError("--iou-type must be bbox or segm") }
         let dets = maxDets.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard dets.count == 3, dets.allSatisfy({ $0 > 0 }) else { throw ValidationError("--max-dets needs three positive integers, e.g. 1,10,100") }
+        try analysis.checkImages(otherUse: "--weights", given: model.weights != nil)
+        if model.weights != nil && analysis.images == nil { throw ValidationError("--weights needs --images DIR (the ground truth's images)") }
     }
 
     func run() throws {
@@ -52,6 +60,9 @@ struct COCOCommand: ParsableCommand {
             params.useCats = !noCategories
             let start = Date()
             let gtData = try COCOInstances.load(gt)
+            if let detector = try model.detector() {
+                try model.writeResults(detector, groundTruth: gtData, images: analysis.images ?? "", masks: iouType == "segm", to: dt)
+            }
             let results = try COCOResults.load(dt, groundTruth: gtData, lenient: lenient)
             for w in gtData.warnings + results.warnings {
                 FileHandle.standardError.write(Data("get-map: warning: \(w)\n".utf8))

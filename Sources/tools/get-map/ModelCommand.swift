@@ -55,6 +55,7 @@ struct ModelCommand: ParsableCommand {
         guard (0...4).contains(mode) else { throw ValidationError("--mode must be 0, 1, 2, 3 or 4") }
         guard confidence >= 0, confidence < 1 else { throw ValidationError("--confidence must be in [0, 1)") }
         if analysis.analysis != nil && mode != 4 { throw ValidationError("--analysis goes with --mode 4 (the COCO metrics)") }
+        try analysis.checkImages()
     }
 
     func run() throws {

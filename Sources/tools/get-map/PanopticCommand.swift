@@ -16,7 +16,11 @@ struct PanopticCommand: ParsableCommand {
         ids (R + 256 G + 256^2 B, 0 = void). Images are evaluated in parallel. After \
         panopticapi's table comes the per-category table (PQ, SQ, RQ, TP, FP, FN of each \
         category with segments); --analysis DIR writes it for every category as per_class.csv \
-        and, with --report, report.html (one self-contained page, the table sortable).
+        and, with --report, report.html (one self-contained page, the table sortable). \
+        With --weights CHECKPOINT (a mask classifier) and --images DIR the checkpoint's panoptic \
+        segmentation of each ground-truth image (DIR/<stem>.*, the stem of the annotation's PNG) \
+        is first written as --pred-json and its folder, classes matched to categories by name; \
+        those are then evaluated.
         """)
 
     @Option(help: "Ground-truth panoptic JSON.")
@@ -43,9 +47,16 @@ struct PanopticCommand: ParsableCommand {
     @Flag(help: "With --analysis: also write report.html there, one self-contained page (no network).")
     var report = false
 
+    @OptionGroup var model: CheckpointRunOptions
+
+    @Option(help: "With --weights: the folder of the ground truth's images.")
+    var images: String?
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         if report && analysis == nil { throw ValidationError("--report needs --analysis DIR (the page is written there)") }
+        if model.weights != nil && images == nil { throw ValidationError("--weights needs --images DIR (the ground truth's images)") }
+        if model.weights == nil && images != nil { throw ValidationError("--images goes with --weights") }
     }
 
     static func folder(beside json: String) -> String {
@@ -56,6 +67,10 @@ struct PanopticCommand: ParsableCommand {
         try runReporting {
             let gtDir = gtFolder ?? Self.folder(beside: gtJson)
             let predDir = predFolder ?? Self.folder(beside: predJson)
+            if let detector = try model.detector(task: .panoptic) {
+                if !FileIO.isDirectory(gtDir) { throw ToolError("\(gtDir): no such directory") }
+                try model.writePanoptic(detector, groundTruth: try COCOPanoptic.load(gtJson), images: images ?? "", json: predJson, folder: predDir)
+            }
             for dir in [gtDir, predDir] where !FileIO.isDirectory(dir) {
                 throw ToolError("\(dir): no such directory")
             }

@@ -35,6 +35,10 @@ struct VOCCommand: ParsableCommand {
 
     @OptionGroup var analysis: AnalysisOptions
 
+    func validate() throws {
+        try analysis.checkImages()
+    }
+
     func run() throws {
         try runReporting {
             let gtFolder = gt ?? map.groundTruthFolder

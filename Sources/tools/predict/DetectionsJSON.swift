@@ -28,8 +28,7 @@ struct DetectionsJSON {
     /// `, "segmentation": {...}` for a mask, empty without one.
     func segmentation(_ mask: [Bool]?, _ size: (height: Int, width: Int)) -> String {
         guard let mask, mask.count == size.height * size.width else { return "" }
-        let rle = RLE(rowMajorMask: mask.map { $0 ? 1 : 0 }, height: size.height, width: size.width)
-        return ", \"segmentation\": {\"size\": [\(size.height), \(size.width)], \"counts\": \(jsonString(rle.compressedString))}"
+        return ", \"segmentation\": " + RLE(rowMajor: mask, height: size.height, width: size.width).resultJSON
     }
 
     var text: String {
