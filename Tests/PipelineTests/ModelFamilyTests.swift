@@ -111,4 +111,39 @@ final class ModelFamilyTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("ck/state.json") && "\(e)".contains("unknown model 'yolo'"), "\(e)")
         }
     }
+
+    /// A mask classifier's inference settings travel with its config (absent keys: the official
+    /// defaults); detr-train's box losses refuse it by name of the capability.
+    func testMaskClassifier_SettingsRoundTripAndTrainingIsRefused() throws {
+        var c = Mask2FormerConfig()
+        c.numClasses = 4
+        c.task = .panoptic
+        c.testTopK = 7
+        c.thingClasses = [0, 2]
+        c.objectMaskThreshold = 0.5
+        let data = try JSONEncoder().encode(ModelConfig(c))
+        let back = try JSONDecoder().decode(ModelConfig.self, from: data)
+        XCTAssertEqual(back, ModelConfig(c))
+        XCTAssertEqual(back.family, "mask2former")
+        let classifier = try XCTUnwrap(back.value as? any MaskClassifierConfig)
+        XCTAssertEqual(classifier.task, .panoptic)
+        XCTAssertEqual((0..<4).map(classifier.isThing), [true, false, true, false])
+
+        let bare = try JSONDecoder().decode(ModelConfig.self, from: Data(#"{"model": "mask2former", "numClasses": 4}"#.utf8))
+        let defaults = try XCTUnwrap(bare.as(Mask2FormerConfig.self))
+        XCTAssertEqual(defaults.task, .instance)
+        XCTAssertEqual(defaults.testTopK, 100)
+        XCTAssertEqual(defaults.objectMaskThreshold, 0.8)
+        XCTAssertNil(defaults.thingClasses)
+
+        c.thingClasses = [4]
+        XCTAssertEqual(c.problems(), ["thing class 4 is outside 0..<4"])
+
+        var options = TrainOptions()
+        options.config = ModelConfig(defaults)
+        options.trainList = "train.txt"
+        XCTAssertTrue(options.problems().contains { $0.contains("mask2former classifies masks") }, "\(options.problems())")
+        options.config = try ModelConfig(family: "detr")
+        XCTAssertFalse(options.problems().contains { $0.contains("classifies masks") })
+    }
 }
