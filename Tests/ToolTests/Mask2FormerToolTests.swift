@@ -221,4 +221,26 @@ final class Mask2FormerToolTests: XCTestCase {
             XCTAssertEqual(try ImageIO.load(dir + "/pred/" + name).pixels, try ImageIO.load(out + "/panoptic/" + name).pixels, name)
         }
     }
+
+    /// The panoptic task needs a mask classifier: asked of a box model, predict and get-map
+    /// panoptic stop naming the checkpoint; --weights needs the images.
+    func testPanopticOfABoxModel_IsAnErrorNamingTheCheckpoint() throws {
+        let dir = try makeTemporaryDirectory("detrkit-m2f")
+        let ck = dir + "/detr"
+        try ModelBundle.fresh(config: TinyConfig.detr(queries: 4, decoderLayers: 1, classes: 3), classNames: Self.classNames,
+                              inputSize: 48, seed: 3).save(to: ck)
+        let (folder, _) = try writeImages(dir)
+        let p = try ToolRunner.run("predict", [folder, "--weights", ck, "--out", dir + "/out", "--task", "panoptic"])
+        XCTAssertNotEqual(p.status, 0)
+        XCTAssertTrue(p.stderr.contains(ck) && p.stderr.contains("detr model"), p.stderr)
+        try FileIO.writeAtomically(dir + "/gt.json", text: "{\"annotations\": [], \"categories\": []}")
+        try FileManager.default.createDirectory(atPath: dir + "/gt", withIntermediateDirectories: true)
+        let g = try ToolRunner.run("get-map", ["panoptic", "--gt-json", dir + "/gt.json", "--pred-json", dir + "/pred.json",
+                                               "--weights", ck, "--images", folder])
+        XCTAssertNotEqual(g.status, 0)
+        XCTAssertTrue(g.stderr.contains(ck) && g.stderr.contains("mask classifier"), g.stderr)
+        let c = try ToolRunner.run("get-map", ["coco", "--gt", dir + "/gt.json", "--dt", dir + "/dt.json", "--weights", ck])
+        XCTAssertNotEqual(c.status, 0)
+        XCTAssertTrue(c.stderr.contains("--weights needs --images"), c.stderr)
+    }
 }

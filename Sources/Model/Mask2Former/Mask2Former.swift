@@ -21,8 +21,9 @@ public struct Mask2FormerOutput {
 /// names: `stem.conv1`, `res2`...`res5`, `convK.norm`, `shortcut`), `sem_seg_head.pixel_decoder.*`
 /// (MSDeformAttnPixelDecoder) and `sem_seg_head.predictor.*` (MultiScaleMaskedTransformerDecoder).
 ///
-/// A library model: the forward pass and its parity with the reference are here; training
-/// (matching and losses) and the semantic / instance / panoptic inference are not yet.
+/// The network of the `mask2former` family (`Mask2FormerFamily.swift` gives it to the tools as
+/// a `DetectionNetwork`); its losses are `Mask2FormerCriterion`, its inference
+/// `Mask2FormerInference`.
 public final class Mask2Former: Module {
     public let config: Mask2FormerConfig
     public let backbone: ResNet
