@@ -184,6 +184,12 @@ static void png_flush_cb(png_structp png) { (void)png; }
 
 int detr_png_encode(const uint8_t *pixels, int width, int height, int channels, uint8_t **out,
                     size_t *outSize, char *errbuf) {
+    return detr_png_encode_indexed(pixels, width, height, channels, NULL, 0, out, outSize, errbuf);
+}
+
+int detr_png_encode_indexed(const uint8_t *pixels, int width, int height, int channels,
+                            const uint8_t *palette, int paletteCount, uint8_t **out,
+                            size_t *outSize, char *errbuf) {
     struct png_err_ctx err;
     struct png_mem_writer writer = {NULL, 0, 0, 0};
     png_structp png = NULL;
@@ -197,6 +203,13 @@ int detr_png_encode(const uint8_t *pixels, int width, int height, int channels, 
         case 3: color = PNG_COLOR_TYPE_RGB; break;
         case 4: color = PNG_COLOR_TYPE_RGB_ALPHA; break;
         default: set_err(errbuf, "PNG encode: channels must be 1, 3 or 4"); return 1;
+    }
+    if (palette) {
+        if (channels != 1 || paletteCount < 1 || paletteCount > 256) {
+            set_err(errbuf, "PNG encode: a palette needs 1 channel and 1 to 256 colours");
+            return 1;
+        }
+        color = PNG_COLOR_TYPE_PALETTE;
     }
     png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, png_error_cb, png_warning_cb);
     if (!png) {
@@ -218,6 +231,15 @@ int detr_png_encode(const uint8_t *pixels, int width, int height, int channels, 
     png_set_write_fn(png, &writer, png_write_cb, png_flush_cb);
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, color, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (palette) {
+        png_color colours[256];
+        for (int i = 0; i < paletteCount; i++) {
+            colours[i].red = palette[3 * i];
+            colours[i].green = palette[3 * i + 1];
+            colours[i].blue = palette[3 * i + 2];
+        }
+        png_set_PLTE(png, info, colours, paletteCount);
+    }
     png_set_compression_level(png, 6);
     png_write_info(png, info);
     for (int y = 0; y < height; y++) {
@@ -244,6 +266,7 @@ struct detr_image_reader {
     struct png_err_ctx perr;
     struct png_mem_reader pmem;
     int width, height;
+    int channels;  // bytes a pixel in the output: 3 (RGB), or 1 (palette indices or gray)
 };
 
 static void reader_free(detr_image_reader *r) {
@@ -267,6 +290,7 @@ int detr_image_open(const uint8_t *data, size_t size, int isPNG, detr_image_read
         return 1;
     }
     r->isPNG = isPNG;
+    r->channels = 3;
     if (!isPNG) {
         init_jpeg_errors(&r->jerr);
         r->cinfo.err = &r->jerr.pub;
@@ -350,7 +374,7 @@ int detr_image_read(detr_image_reader *r, uint8_t *out, char *errbuf) {
             reader_free(r);
             return 1;
         }
-        for (size_t y = 0; y < h; y++) rows[y] = out + y * w * 3;
+        for (size_t y = 0; y < h; y++) rows[y] = out + y * w * (size_t)r->channels;
         png_read_image(r->png, rows);
         png_read_end(r->png, NULL);
         free(rows);
@@ -402,5 +426,80 @@ int detr_image_read(detr_image_reader *r, uint8_t *out, char *errbuf) {
         return 1;
     }
     reader_free(r);
+    return 0;
+}
+
+int detr_png_open_indexed(const uint8_t *data, size_t size, detr_image_reader **out, int *width,
+                          int *height, int *colorType, int *bitDepth, uint8_t *palette,
+                          int *paletteCount, char *errbuf) {
+    *out = NULL;
+    *paletteCount = 0;
+    *colorType = -1;
+    *bitDepth = 0;
+    if (size < 8 || png_sig_cmp((png_const_bytep)data, 0, 8) != 0) {
+        set_err(errbuf, "not a PNG file (bad signature)");
+        return 1;
+    }
+    detr_image_reader *r = (detr_image_reader *)calloc(1, sizeof(detr_image_reader));
+    if (!r) {
+        set_err(errbuf, "out of memory");
+        return 1;
+    }
+    r->isPNG = 1;
+    r->channels = 1;
+    r->pmem.data = data;
+    r->pmem.size = size;
+    r->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r->perr, png_error_cb, png_warning_cb);
+    if (r->png) r->info = png_create_info_struct(r->png);
+    if (!r->png || !r->info) {
+        set_err(errbuf, "cannot create PNG reader");
+        reader_free(r);
+        return 1;
+    }
+    if (setjmp(png_jmpbuf(r->png))) {
+        set_err(errbuf, r->perr.message[0] ? r->perr.message : "corrupt PNG data");
+        reader_free(r);
+        return 1;
+    }
+    png_set_read_fn(r->png, &r->pmem, png_read_cb);
+    png_read_info(r->png, r->info);
+    png_uint_32 w = png_get_image_width(r->png, r->info);
+    png_uint_32 h = png_get_image_height(r->png, r->info);
+    int color = png_get_color_type(r->png, r->info);
+    int depth = png_get_bit_depth(r->png, r->info);
+    *colorType = color;
+    *bitDepth = depth;
+    if (!(color == PNG_COLOR_TYPE_PALETTE || (color == PNG_COLOR_TYPE_GRAY && depth == 8))) {
+        reader_free(r);
+        return 2;  // not indexed: the caller names the layout
+    }
+    if (color == PNG_COLOR_TYPE_PALETTE) {
+        png_colorp colours = NULL;
+        int n = 0;
+        if (png_get_PLTE(r->png, r->info, &colours, &n) == PNG_INFO_PLTE && colours) {
+            for (int i = 0; i < n && i < 256; i++) {
+                palette[3 * i] = colours[i].red;
+                palette[3 * i + 1] = colours[i].green;
+                palette[3 * i + 2] = colours[i].blue;
+            }
+            *paletteCount = n < 256 ? n : 256;
+        }
+        if (depth < 8) png_set_packing(r->png);  // one index a byte
+    }
+    png_set_interlace_handling(r->png);
+    png_read_update_info(r->png, r->info);
+    if (png_get_channels(r->png, r->info) != 1 || png_get_rowbytes(r->png, r->info) != (size_t)w) {
+        png_error(r->png, "unsupported PNG layout for indices");
+    }
+    if (w == 0 || h == 0 || w > 65500 || h > 65500) {
+        set_err(errbuf, "image has an invalid size");
+        reader_free(r);
+        return 1;
+    }
+    r->width = (int)w;
+    r->height = (int)h;
+    *width = r->width;
+    *height = r->height;
+    *out = r;
     return 0;
 }

@@ -21,6 +21,11 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible, Sendable {
     case invalidAnnotationLine(path: String, line: Int, reason: String)
     /// A VOCdevkit folder is missing something it needs.
     case invalidDevkit(path: String, reason: String)
+    /// A PNG read for palette indices (segmentation masks) that is neither a palette PNG nor an
+    /// 8-bit gray one; `layout` says what it is ("8-bit RGB").
+    case notIndexedImage(path: String, layout: String)
+    /// A segmentation mask that does not fit its image or annotation (size, object index).
+    case invalidSegmentation(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -44,6 +49,10 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(path):\(line): \(reason)"
         case let .invalidDevkit(path, reason):
             return "\(path): \(reason)"
+        case let .notIndexedImage(path, layout):
+            return "\(path): the PNG is \(layout), not palette (or 8-bit gray): segmentation masks need palette indices"
+        case let .invalidSegmentation(path, reason):
+            return "\(path): \(reason)"
         }
     }
 
@@ -54,7 +63,7 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible, Sendable {
              let .unsupportedImageFormat(path, _), let .corruptImage(path, _, _), let .imageTooLarge(path, _, _),
              let .malformedXML(path, _, _), let .invalidAnnotation(path, _, _),
              let .invalidClassesFile(path, _, _), let .invalidAnnotationLine(path, _, _),
-             let .invalidDevkit(path, _):
+             let .invalidDevkit(path, _), let .notIndexedImage(path, _), let .invalidSegmentation(path, _):
             return path
         }
     }

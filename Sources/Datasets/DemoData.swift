@@ -15,6 +15,9 @@ public enum DemoData {
         /// Square images (height = width) instead of height = 3/4 width.
         public var square = false
         public var year = "2007"
+        /// Also write the segmentation outputs (`DemoSegmentation`): VOC segmentation PNGs and
+        /// lists and a COCO panoptic set, for the same images.
+        public var segmentation = false
 
         public init() {}
     }
@@ -26,10 +29,14 @@ public enum DemoData {
         public var images: Int
         public var objects: [String: Int]
         public var difficult: Int
+        /// The segmentation outputs, when asked for.
+        public var segmentation: DemoSegmentation.Summary?
     }
 
     /// Writes `<output>/VOCdevkit/VOC<year>/{Annotations,JPEGImages}` and
-    /// `<output>/classes.txt`. The same generator state gives byte-identical files.
+    /// `<output>/classes.txt`, and with `options.segmentation` the outputs `DemoSegmentation`
+    /// describes (which leave these files unchanged). The same generator state gives
+    /// byte-identical files.
     public static func generate<G: RandomNumberGenerator>(into output: String, options: Options = Options(),
                                                           using rng: inout G) throws -> Summary {
         let devkit = VOCDevkit(root: FileIO.join(output, "VOCdevkit"), year: options.year)
@@ -39,22 +46,40 @@ public enum DemoData {
         try FileIO.writeAtomically(classesFile, text: classNames.joined(separator: "\n") + "\n")
         var counts: [String: Int] = [:]
         var difficult = 0
+        var segmentation = options.segmentation ? try DemoSegmentation.Writer(devkit: devkit, output: output) : nil
         for i in 0..<options.images {
             let id = String(format6(i + 1))
-            let (image, ann) = makeImage(id: id, options: options, using: &rng)
-            try ImageIO.save(image, to: FileIO.join(devkit.imagesDirectory, id + ".jpg"), quality: options.jpegQuality)
+            let scene = makeScene(id: id, options: options, using: &rng)
+            let ann = scene.annotation
+            try ImageIO.save(scene.image, to: FileIO.join(devkit.imagesDirectory, id + ".jpg"), quality: options.jpegQuality)
             try FileIO.writeAtomically(devkit.annotationPath(id), text: ann.xmlDocument())
+            try segmentation?.add(id: id, number: i + 1, scene: scene)
             for o in ann.objects {
                 if o.difficult { difficult += 1 } else { counts[o.name, default: 0] += 1 }
             }
         }
         return Summary(devkit: devkit.root, classesFile: classesFile, images: options.images,
-                       objects: counts, difficult: difficult)
+                       objects: counts, difficult: difficult, segmentation: try segmentation?.finish())
     }
 
     /// One synthetic image and its annotation.
     public static func makeImage<G: RandomNumberGenerator>(id: String, options: Options = Options(),
                                                            using rng: inout G) -> (RGBImage, VOCAnnotation) {
+        let scene = makeScene(id: id, options: options, using: &rng)
+        return (scene.image, scene.annotation)
+    }
+
+    /// A generated image with what its segmentation needs besides the annotation.
+    struct Scene {
+        var image: RGBImage
+        var annotation: VOCAnnotation
+        /// The background's base colour, before the gradient and noise.
+        var base: (Int, Int, Int)
+    }
+
+    /// One synthetic image, its annotation and background colour (the random draws of
+    /// `makeImage`, which returns this scene's image and annotation).
+    static func makeScene<G: RandomNumberGenerator>(id: String, options: Options, using rng: inout G) -> Scene {
         let w = uniform(options.minSide, options.maxSide, &rng)
         let h = options.square ? w : uniform(options.minSide * 3 / 4, options.maxSide * 3 / 4, &rng)
         // Background: a muted base colour, a soft horizontal gradient and per-pixel noise.
@@ -104,15 +129,21 @@ public enum DemoData {
         }
         let ann = VOCAnnotation(filename: id + ".jpg", folder: "JPEGImages",
                                 size: ImageSize(width: w, height: h, depth: 3), objects: objects)
-        return (image, ann)
+        return Scene(image: image, annotation: ann, base: base)
     }
 
     /// Fills shape `cls` (0 circle, 1 square, 2 triangle pointing up) inside `box`; a pixel is
     /// filled when its centre lies inside the shape.
     static func draw(_ cls: Int, in box: PixelBox, colour: (Int, Int, Int), on image: inout RGBImage) {
+        let c = (UInt8(colour.0), UInt8(colour.1), UInt8(colour.2))
+        forEachPixel(of: cls, in: box) { x, y in image[x, y] = c }
+    }
+
+    /// Calls `body(x, y)` for every pixel of shape `cls` inside `box`, row by row: the pixels
+    /// `draw` fills, and the shape's mask.
+    static func forEachPixel(of cls: Int, in box: PixelBox, _ body: (Int, Int) -> Void) {
         let bw = Double(box.width), bh = Double(box.height)
         let cx = Double(box.xmin) + bw / 2, cy = Double(box.ymin) + bh / 2
-        let c = (UInt8(colour.0), UInt8(colour.1), UInt8(colour.2))
         for y in box.ymin..<box.ymax {
             for x in box.xmin..<box.xmax {
                 let px = Double(x) + 0.5, py = Double(y) + 0.5
@@ -128,7 +159,7 @@ public enum DemoData {
                     let t = (py - Double(box.ymin)) / bh
                     inside = abs(px - cx) <= t * bw / 2
                 }
-                if inside { image[x, y] = c }
+                if inside { body(x, y) }
             }
         }
     }

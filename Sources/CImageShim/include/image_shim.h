@@ -38,6 +38,21 @@ int detr_jpeg_encode(const uint8_t *rgb, int width, int height, int quality, uin
 int detr_png_encode(const uint8_t *pixels, int width, int height, int channels, uint8_t **out,
                     size_t *outSize, char *errbuf);
 
+/// As detr_png_encode, with `palette` (paletteCount RGB triples, 1..256) when not NULL:
+/// `pixels` (channels 1) are palette indices, written as an 8-bit palette PNG.
+int detr_png_encode_indexed(const uint8_t *pixels, int width, int height, int channels,
+                            const uint8_t *palette, int paletteCount, uint8_t **out,
+                            size_t *outSize, char *errbuf);
+
+/// Opens a palette PNG (any bit depth; indices unpacked to one byte each, not expanded to RGB)
+/// or an 8-bit gray PNG (its values as indices, PIL's mode 'L') for detr_image_read, which then
+/// writes w*h bytes. `palette` (room for 768 bytes) receives the PLTE colours and
+/// `paletteCount` their number (0 for gray). Returns 0, 1 on an error (message in errbuf), or
+/// 2 when the PNG is neither (then colorType and bitDepth say what it is).
+int detr_png_open_indexed(const uint8_t *data, size_t size, detr_image_reader **reader, int *width,
+                          int *height, int *colorType, int *bitDepth, uint8_t *palette,
+                          int *paletteCount, char *errbuf);
+
 /// Fast path (png_fast.c) for 8-bit non-interlaced gray, RGB and RGBA PNGs: libdeflate inflates
 /// the IDAT stream in one call and the rows are unfiltered here, with the pixels libpng gives.
 /// `info` returns 0 and the size when the IHDR allows the fast path, -1 otherwise. `decode`

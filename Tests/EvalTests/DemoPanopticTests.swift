@@ -1,0 +1,30 @@
+import Base
+import Datasets
+import Eval
+import TestSupport
+import XCTest
+
+/// The shapes generator's COCO panoptic set read by the panoptic evaluator: scored against
+/// itself it gives PQ = SQ = RQ = 1 over things and stuff.
+final class DemoPanopticTests: XCTestCase {
+    func testDemoPanoptic_ScoresOneAgainstItself() throws {
+        let dir = try makeTemporaryDirectory()
+        var options = DemoData.Options()
+        options.images = 10
+        options.minSide = 96
+        options.maxSide = 128
+        options.segmentation = true
+        var rng = SplitMix64(seed: 4)
+        let seg = try XCTUnwrap(try DemoData.generate(into: dir, options: options, using: &rng).segmentation)
+        for json in [seg.panopticTrainJSON, seg.panopticValJSON] {
+            let r = try PanopticQuality.evaluate(groundTruthJSON: json, groundTruthFolder: seg.panopticFolder,
+                                                 predictionJSON: json, predictionFolder: seg.panopticFolder, threads: 1)
+            XCTAssertEqual(r.all.pq, 1, accuracy: 1e-12, json)
+            XCTAssertEqual(r.all.sq, 1, accuracy: 1e-12, json)
+            XCTAssertEqual(r.things.pq, 1, accuracy: 1e-12, json)
+            XCTAssertEqual(r.stuff.pq, 1, accuracy: 1e-12, json)
+            XCTAssertGreaterThan(r.things.n, 0, json)
+            XCTAssertGreaterThan(r.stuff.n, 0, json)
+        }
+    }
+}
