@@ -10,8 +10,11 @@ public struct DevkitSplitOptions: ParsableArguments {
     @Option(help: "Devkit year: reads VOC<year>/.")
     public var year: String = "2007"
 
-    @Option(help: "Image set: VOC<year>/ImageSets/Main/<split>.txt.")
+    @Option(help: "Image set: VOC<year>/ImageSets/Main/<split>.txt (ImageSets/Segmentation with --image-sets segmentation).")
     public var split: String = "test"
+
+    @Option(help: "Image-set lists: main (ImageSets/Main) or segmentation (ImageSets/Segmentation).")
+    public var imageSets: VOCImageSets = .main
 
     public init() {}
 
@@ -29,11 +32,12 @@ public struct DevkitSplitOptions: ParsableArguments {
 
     /// The ids of the split, in file order (as the reference reads them).
     public func imageIDs(_ kit: VOCDevkit) throws -> [String] {
-        let path = FileIO.join(kit.imageSetsDirectory, split + ".txt")
+        let path = FileIO.join(kit.imageSetsDirectory(imageSets), split + ".txt")
         guard FileIO.isFile(path) else {
-            throw ToolError("\(path): no such image set (voc-annotation --mode 1 writes it; see --split)")
+            let writer = imageSets == .main ? "voc-annotation --mode 1 writes it" : "a VOC devkit ships it; demo-data --segmentation writes it"
+            throw ToolError("\(path): no such image set (\(writer); see --split)")
         }
-        let ids = try kit.readImageSet(split)
+        let ids = try kit.readImageSet(split, from: imageSets)
         guard !ids.isEmpty else { throw ToolError("\(path): the image set lists no images") }
         return ids
     }
@@ -51,3 +55,5 @@ public struct DevkitSplitOptions: ParsableArguments {
         return paths
     }
 }
+
+extension VOCImageSets: ExpressibleByArgument {}

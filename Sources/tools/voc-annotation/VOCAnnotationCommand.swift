@@ -19,7 +19,10 @@ struct VOCAnnotationCommand: ParsableCommand {
         The split is reproducible: ids sorted, a Fisher-Yates shuffle driven by SplitMix64 \
         seeded with --seed, the first int(n*trainval) ids are trainval and the first \
         int(trainval*train) of those are train. Objects marked difficult and objects of classes \
-        not in --classes are left out of the lines.
+        not in --classes are left out of the lines. With --image-sets segmentation, mode 2 reads \
+        the devkit's ImageSets/Segmentation/{train,val}.txt instead (the images with \
+        SegmentationObject and SegmentationClass PNGs, which must exist; --check also reads them \
+        and pairs their object indices with the XML's objects).
         """)
 
     @Argument(help: "The VOCdevkit folder (holding VOC<year>/Annotations and JPEGImages).")
@@ -46,6 +49,9 @@ struct VOCAnnotationCommand: ParsableCommand {
     @Option(help: "Folder for <year>_train.txt and <year>_val.txt.")
     var outputDir: String = "."
 
+    @Option(help: "Image-set lists of mode 2: main (ImageSets/Main, the split of mode 1) or segmentation (ImageSets/Segmentation, as the devkit ships them).")
+    var imageSets: VOCImageSets = .main
+
     @Flag(help: "Report suspicious boxes (zero area, xmax < xmin, outside the image) and decode every image of train, val and test, comparing its size with the XML. Boxes stay in the lines, as the reference writes them.")
     var check = false
 
@@ -58,6 +64,9 @@ struct VOCAnnotationCommand: ParsableCommand {
             throw ValidationError("--trainval-percent and --train-percent must be in [0, 1]")
         }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard imageSets == .main || mode == 2 else {
+            throw ValidationError("--image-sets segmentation reads the devkit's ImageSets/Segmentation lists: use --mode 2 (the split of modes 0 and 1 writes ImageSets/Main)")
+        }
     }
 
     func run() throws {

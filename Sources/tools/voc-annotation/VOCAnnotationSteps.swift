@@ -31,7 +31,8 @@ extension VOCAnnotationCommand {
         print("Generate \(year)_train.txt and \(year)_val.txt for train.")
         var results: [(name: String, conversion: VOCConversion)] = []
         for set in ["train", "val"] {
-            let ids = try kit.readImageSet(set)
+            let ids = try kit.readImageSet(set, from: imageSets)
+            if imageSets == .segmentation { try checkMaskFiles(kit, ids: ids, list: set) }
             let conversion = try kit.convert(ids: ids, classes: classList, imageFiles: imageFiles,
                                              checkBoxes: check, decodeImages: check, threads: threads)
             results.append((set, conversion))
@@ -69,12 +70,41 @@ extension VOCAnnotationCommand {
         if check {
             // The check covers the test images too, which no line refers to.
             var checked = results.map { $0.conversion }
-            if let testIDs = try? kit.readImageSet("test") {
+            if let testIDs = try? kit.readImageSet("test", from: imageSets) {
                 checked.append(try kit.convert(ids: testIDs, classes: classList, imageFiles: imageFiles,
                                                checkBoxes: true, decodeImages: true, threads: threads))
             }
             printCheck(checked)
+            if imageSets == .segmentation {
+                let ids = try ["train", "val"].flatMap { try kit.readImageSet($0, from: imageSets) }
+                printMaskCheck(kit, ids: ids)
+            }
         }
+    }
+
+    /// Every id of a segmentation list has its SegmentationObject and SegmentationClass PNG.
+    func checkMaskFiles(_ kit: VOCDevkit, ids: [String], list: String) throws {
+        for id in ids {
+            for path in [kit.segmentationObjectPath(id), kit.segmentationClassPath(id)] where !FileIO.isFile(path) {
+                throw ToolError("\(path): no such mask (\(id) is listed in ImageSets/Segmentation/\(list).txt)")
+            }
+        }
+    }
+
+    /// --check of a segmentation split: reads every mask pair as palette indices and pairs its
+    /// object indices with the XML's objects, printing each problem (size, index, layout).
+    func printMaskCheck(_ kit: VOCDevkit, ids: [String]) {
+        var problems: [String] = []
+        for id in ids {
+            do {
+                let ann = try VOCAnnotation.load(kit.annotationPath(id))
+                _ = try kit.loadSegmentation(id, annotation: ann)
+            } catch {
+                problems.append("\(error)")
+            }
+        }
+        print("Check: \(problems.count) segmentation problem(s) in \(ids.count) mask pair(s).")
+        for p in problems { print("  \(p)") }
     }
 
     func printTable(classList: ClassList, counts: [Int]) {
