@@ -8,7 +8,7 @@ final class FuzzReplayToolTests: XCTestCase {
         let list = try ToolRunner.run("detr-fuzz", ["--list"])
         XCTAssertEqual(list.status, 0, list.stderr)
         let targets = list.lines.map { $0.split(separator: " ").map(String.init) }
-        XCTAssertEqual(targets.count, 11, list.stdout)
+        XCTAssertEqual(targets.count, 12, list.stdout)
         for fields in targets {
             let root = TestPaths.repositoryRoot
             let seeds = (fields.dropFirst() + ["Tests/FuzzCorpus/" + fields[0]]).map { root + "/" + $0 }

@@ -14,6 +14,7 @@ enum FuzzTarget: String, CaseIterable {
     case classes
     case image
     case pngSegmentIDs = "png-segment-ids"
+    case pngIndexed = "png-indexed"
     case safetensors
     case pth
     case checkpointState = "checkpoint-state"
@@ -33,6 +34,7 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? ImageIO.size(of: bytes, path: "fuzz.img")
             _ = try? ImageIO.decode(bytes, path: "fuzz.img")
         case .pngSegmentIDs: _ = ImageIO.decodePNGSegmentIDs(bytes)
+        case .pngIndexed: _ = try? ImageIO.decodeIndexed(bytes, path: "fuzz.png")
         case .safetensors: _ = try? SafeTensors.parse(Data(bytes), path: "fuzz.safetensors")
         case .pth: _ = try? PyTorchCheckpoint.readStateDict(Data(bytes), path: "fuzz.pth")
         case .checkpointState: _ = try? CheckpointState.decode(Data(bytes), path: "state.json")
@@ -61,6 +63,7 @@ enum FuzzTarget: String, CaseIterable {
         case .annotationLines: return ["Tests/FuzzCorpus/annotation-lines"]
         case .classes: return ["Tests/FuzzCorpus/classes", "data"]
         case .image, .pngSegmentIDs: return ["Tests/DatasetsTests/Fixtures/images"]
+        case .pngIndexed: return ["Tests/DatasetsTests/Fixtures/indexed", "Tests/DatasetsTests/Fixtures/images"]
         case .safetensors: return ["Tests/NNTests/Fixtures/library.safetensors"]
         case .pth: return ["Tests/NNTests/Fixtures/pth"]
         case .checkpointState: return ["Tests/PipelineTests/Fixtures/checkpoint_v1/state.json"]
