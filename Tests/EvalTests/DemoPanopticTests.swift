@@ -10,12 +10,15 @@ final class DemoPanopticTests: XCTestCase {
     func testDemoPanoptic_ScoresOneAgainstItself() throws {
         let dir = try makeTemporaryDirectory()
         var options = DemoData.Options()
-        options.images = 10
+        options.images = 20
         options.minSide = 96
         options.maxSide = 128
         options.segmentation = true
-        var rng = SplitMix64(seed: 4)
+        var rng = SplitMix64(seed: 0)
         let seg = try XCTUnwrap(try DemoData.generate(into: dir, options: options, using: &rng).segmentation)
+        // The set holds a crowd region (a small "difficult" shape), which the evaluator leaves out.
+        let all = try COCOPanoptic.load(seg.panopticTrainJSON).annotations + COCOPanoptic.load(seg.panopticValJSON).annotations
+        XCTAssertGreaterThan(all.flatMap { $0.segments }.filter { $0.isCrowd == 1 }.count, 0)
         for json in [seg.panopticTrainJSON, seg.panopticValJSON] {
             let r = try PanopticQuality.evaluate(groundTruthJSON: json, groundTruthFolder: seg.panopticFolder,
                                                  predictionJSON: json, predictionFolder: seg.panopticFolder, threads: 1)
