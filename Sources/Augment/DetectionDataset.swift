@@ -39,20 +39,27 @@ public struct AnnotationLinesDataset: DetectionDataset {
 
 /// A data set over a VOCdevkit folder: the ids of an image set (or every annotation), their
 /// XML read on demand. As voc_annotation.py: objects of classes not in `classes` are skipped,
-/// and `difficult` ones too unless `includeDifficult`.
+/// and `difficult` ones too unless `includeDifficult`. With `masks`, each sample's target
+/// carries the kept objects' instance masks from `SegmentationObject/<id>.png` (object index i
+/// is the XML's i-th object; void pixels belong to no mask).
 public struct VOCFolderDataset: DetectionDataset {
     public let devkit: VOCDevkit
     public let ids: [String]
     public let classes: ClassList
     public let includeDifficult: Bool
+    /// Whether samples carry instance masks (read with `VOCDevkit.loadSegmentation`).
+    public let masks: Bool
     let imageFiles: [String: String]
 
-    /// `imageSet` names `ImageSets/Main/<name>.txt`; nil takes every annotation.
-    public init(devkit: VOCDevkit, imageSet: String?, classes: ClassList, includeDifficult: Bool = false) throws {
+    /// `imageSet` names `ImageSets/Main/<name>.txt` (`ImageSets/Segmentation` with
+    /// `imageSets: .segmentation`); nil takes every annotation.
+    public init(devkit: VOCDevkit, imageSet: String?, classes: ClassList, includeDifficult: Bool = false,
+                imageSets: VOCImageSets = .main, masks: Bool = false) throws {
         self.devkit = devkit
-        self.ids = try imageSet.map { try devkit.readImageSet($0) } ?? devkit.annotationIDs()
+        self.ids = try imageSet.map { try devkit.readImageSet($0, from: imageSets) } ?? devkit.annotationIDs()
         self.classes = classes
         self.includeDifficult = includeDifficult
+        self.masks = masks
         self.imageFiles = try devkit.imageFiles()
     }
 
@@ -67,13 +74,17 @@ public struct VOCFolderDataset: DetectionDataset {
         let ann = try VOCAnnotation.load(devkit.annotationPath(ids[index]))
         let path = imagePath(at: index)
         let image = try ImageIO.load(path)
-        var boxes: [Box] = [], labels: [Int] = []
-        for obj in ann.objects where includeDifficult || !obj.difficult {
+        var boxes: [Box] = [], labels: [Int] = [], kept: [Int] = []
+        for (i, obj) in ann.objects.enumerated() where includeDifficult || !obj.difficult {
             guard let id = classes.id(of: obj.name) else { continue }
             boxes.append(Box(obj.box))
             labels.append(id)
+            kept.append(i)
         }
-        let target = Target(boxes: boxes, labels: labels, imageId: Int64(index), originalSize: (image.height, image.width))
+        let stack = masks ? try devkit.loadSegmentation(ids[index], annotation: ann, imageSize: (image.width, image.height))
+            .objectMasks.selecting(kept) : nil
+        let target = Target(boxes: boxes, labels: labels, masks: stack, imageId: Int64(index),
+                            originalSize: (image.height, image.width))
         return Sample(image: image, target: target, path: path)
     }
 }

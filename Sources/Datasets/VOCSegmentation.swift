@@ -97,14 +97,15 @@ extension VOCDevkit {
     }
 
     /// The segmentation of image `id`: its two PNGs read as palette indices and paired with
-    /// `annotation`'s objects. The image size is the annotation's `<size>`, or, when it has
-    /// none, `imageSize`; with neither the two PNGs need only agree with each other.
+    /// `annotation`'s objects. The masks must have the image's size: `imageSize` when given (the
+    /// decoded image's), else the annotation's `<size>`; with neither the two PNGs need only
+    /// agree with each other.
     public func loadSegmentation(_ id: String, annotation: VOCAnnotation,
                                  imageSize: (width: Int, height: Int)? = nil) throws -> VOCSegmentation {
         let objectPath = segmentationObjectPath(id), classPath = segmentationClassPath(id)
         let objects = try ImageIO.loadIndexed(objectPath)
         let classes = try ImageIO.loadIndexed(classPath)
-        let size = annotation.size.map { ($0.width, $0.height) } ?? imageSize ?? (objects.width, objects.height)
+        let size = imageSize ?? annotation.size.map { ($0.width, $0.height) } ?? (objects.width, objects.height)
         return try VOCSegmentation.make(objects: objects, classes: classes, objectCount: annotation.objects.count,
                                         imageSize: size, objectPath: objectPath, classPath: classPath)
     }
