@@ -304,7 +304,11 @@ int detr_image_open(const uint8_t *data, size_t size, int isPNG, detr_image_read
         jpeg_read_header(&r->cinfo, TRUE);
         r->cmyk = (r->cinfo.jpeg_color_space == JCS_CMYK || r->cinfo.jpeg_color_space == JCS_YCCK);
         r->cinfo.out_color_space = r->cmyk ? JCS_CMYK : JCS_RGB;
-        jpeg_start_decompress(&r->cinfo);
+        // The size without starting the decompressor: jpeg_start_decompress allocates, for a
+        // progressive file, coefficient buffers for the whole image (gigabytes for a small
+        // file whose header claims 65500 x 29903 pixels), so it waits for detr_image_read,
+        // after the caller has checked the size.
+        jpeg_calc_output_dimensions(&r->cinfo);
         r->width = (int)r->cinfo.output_width;
         r->height = (int)r->cinfo.output_height;
     } else {
@@ -385,6 +389,12 @@ int detr_image_read(detr_image_reader *r, uint8_t *out, char *errbuf) {
     if (setjmp(r->jerr.jump)) {
         set_err(errbuf, r->jerr.message);
         free(row);
+        reader_free(r);
+        return 1;
+    }
+    jpeg_start_decompress(&r->cinfo);
+    if (r->cinfo.output_width != w || r->cinfo.output_height != h) {
+        set_err(errbuf, "output size differs from the header's");
         reader_free(r);
         return 1;
     }

@@ -1,10 +1,15 @@
 import Datasets
+import Foundation
 import TestSupport
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Images whose header claims more pixels than PIL would decode are refused from the header,
-/// before any allocation (two fuzzer findings: a 521-byte JPEG that took seconds to decode and
-/// a 340-byte PNG that asked for 3 GB).
+/// before any allocation (three fuzzer findings: a 521-byte JPEG that took seconds to decode, a
+/// 340-byte PNG that asked for 3 GB, and a 274-byte progressive JPEG whose decompressor, once
+/// started, asked for 5.9 GB of coefficient buffers).
 final class ImageLimitTests: XCTestCase {
     func corpus(_ name: String) throws -> [UInt8] {
         try FileIO.readBytes(TestPaths.repositoryRoot + "/Tests/FuzzCorpus/" + name)
@@ -43,6 +48,31 @@ final class ImageLimitTests: XCTestCase {
             XCTAssertNil(ImageIO.decodePNGSegmentIDs(bytes), name)
             let reader = PNGSegmentRowReader()
             XCTAssertNil(bytes.withUnsafeBufferPointer { reader.begin($0) }, name)
+        }
+    }
+
+    /// The progressive JPEG claims 30004 x 65280 pixels: starting libjpeg's decompressor would
+    /// allocate its whole-image coefficient buffers (5.9 GB) before the size could be refused.
+    /// With the address space capped at 1 GB above what the process maps now, such an
+    /// allocation fails (libjpeg then reports "Insufficient memory", a corrupt-image error);
+    /// the size must be refused from the header instead.
+    func testProgressiveJPEG_IsRefusedBeforeTheDecompressorAllocates() throws {
+        let bytes = try corpus("image/jpeg-progressive-30004x65280.jpg")
+        var saved = rlimit()
+        XCTAssertEqual(getrlimit(Int32(RLIMIT_AS.rawValue), &saved), 0)
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let vmSizeKB = status.split(separator: "\n").first { $0.hasPrefix("VmSize:") }
+            .flatMap { $0.split(separator: " ").compactMap { Int($0) }.first } ?? 0
+        XCTAssertGreaterThan(vmSizeKB, 0)
+        var capped = saved
+        capped.rlim_cur = rlim_t((vmSizeKB + (1 << 20)) * 1024)
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_AS.rawValue), &capped), 0)
+        let result = Result { try ImageIO.decode(bytes, path: "progressive.jpg") }
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_AS.rawValue), &saved), 0)
+        XCTAssertThrowsError(try result.get()) { error in
+            guard case let DatasetError.imageTooLarge(path, w, h) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(path, "progressive.jpg")
+            XCTAssertEqual("\(w)x\(h)", "30004x65280")
         }
     }
 
