@@ -51,6 +51,27 @@ public struct Batch: Sendable {
     public var indices: [Int]
     /// The position in the global batch of the first sample (a shard's start; 0 otherwise).
     public var offset = 0
+    /// Per image `[n_i, Hmax, Wmax]` instance masks (0 or 1) aligned with `targets[i]`'s
+    /// objects, zero in the padding; nil when the data set carries no masks.
+    public var masks: [Tensor]?
+
+    /// The batch zero-padded further to `height` x `width` (images, their padding mask and the
+    /// instance masks), as a data-parallel shard pads to the whole batch's shape.
+    public func padded(toHeight height: Int, width: Int) -> Batch {
+        var out = self
+        out.images = images.padded(toHeight: height, width: width)
+        let h = out.images.mask.shape[1], w = out.images.mask.shape[2]
+        out.masks = masks?.map { m in
+            let n = m.shape[0], mh = m.shape[1], mw = m.shape[2]
+            if mh == h && mw == w { return m }
+            let t = Tensor.zeros([n, h, w])
+            for plane in 0..<n {
+                for y in 0..<mh { (t.data + (plane * h + y) * w).update(from: m.data + (plane * mh + y) * mw, count: mw) }
+            }
+            return t
+        }
+        return out
+    }
 }
 
 /// A sample that failed (thrown in strict mode, recorded in lenient mode).
@@ -302,8 +323,9 @@ final class EpochState: @unchecked Sendable {
             let norm = loader.options.normalization
             let nested = try NestedTensor.batching(samples.map(\.image), normalization: norm,
                                                    padToMultipleOf: loader.options.padToMultipleOf)
-            let batch = Batch(images: nested, targets: samples.map { norm.target($0) }, paths: samples.map(\.path), indices: indices,
+            var batch = Batch(images: nested, targets: samples.map { norm.target($0) }, paths: samples.map(\.path), indices: indices,
                               offset: first - b * batchSize)
+            batch.masks = try NestedTensor.paddedMasks(samples.map(\.target), height: nested.mask.shape[1], width: nested.mask.shape[2])
             return Collated(batch: batch, error: nil, skipped: skipped)
         } catch {
             let first = samples[0]

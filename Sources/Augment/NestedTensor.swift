@@ -6,12 +6,18 @@ public enum BatchError: Error, Equatable, CustomStringConvertible, Sendable {
     case empty
     case badImageShape(index: Int, shape: [Int])
     case badStride(Int)
+    /// Some images of a batch carry masks and image `index` does not.
+    case missingMasks(index: Int)
+    /// Image `index`'s masks do not match its objects or its size.
+    case badMasks(index: Int, reason: String)
 
     public var description: String {
         switch self {
         case .empty: return "cannot batch an empty list of images"
         case let .badImageShape(index, shape): return "image \(index) has shape \(shape); expected [C, H, W] with the batch's C"
         case let .badStride(s): return "padding stride must be positive, got \(s)"
+        case let .missingMasks(index): return "image \(index) of the batch has no masks while others have"
+        case let .badMasks(index, reason): return "image \(index) of the batch: \(reason)"
         }
     }
 }
@@ -103,6 +109,43 @@ public struct NestedTensor: Sendable {
             }
         }
         return NestedTensor(tensors: out, mask: BoolTensor(m, shape: [b, hOut, wOut]))
+    }
+
+    /// The instance masks of a batch's images, each `[n_i, height, width]` (0 or 1 in Float) with
+    /// image `i`'s masks top-left (where its pixels are in the batch) and zeros in the padding:
+    /// what a mask criterion compares with. Nil when no image has masks (box-only data, nothing
+    /// is allocated); an error when only some have, or when masks are larger than the batch or
+    /// disagree with their image's object count.
+    public static func paddedMasks(_ targets: [Target], height: Int, width: Int) throws -> [Tensor]? {
+        guard targets.contains(where: { $0.masks != nil }) else { return nil }
+        var out: [Tensor] = []
+        out.reserveCapacity(targets.count)
+        for (i, t) in targets.enumerated() {
+            guard let m = t.masks else { throw BatchError.missingMasks(index: i) }
+            guard m.count == t.count else {
+                throw BatchError.badMasks(index: i, reason: "\(m.count) masks for \(t.count) objects")
+            }
+            guard m.height <= height, m.width <= width else {
+                throw BatchError.badMasks(index: i, reason: "masks of \(m.height)x\(m.width) exceed the batch's \(height)x\(width)")
+            }
+            out.append(padded(m.values, count: m.count, height: m.height, width: m.width, toHeight: height, width: width))
+        }
+        return out
+    }
+
+    /// `[count, h, w]` bytes into a zero `[count, height, width]` Float tensor, top-left.
+    static func padded(_ values: [UInt8], count: Int, height h: Int, width w: Int, toHeight height: Int, width: Int) -> Tensor {
+        let t = Tensor.zeros([count, height, width])
+        let dst = t.data
+        values.withUnsafeBufferPointer { src in
+            for k in 0..<count {
+                for y in 0..<h {
+                    let s = (k * h + y) * w, d = (k * height + y) * width
+                    for x in 0..<w where src[s + x] != 0 { dst[d + x] = 1 }
+                }
+            }
+        }
+        return t
     }
 
     /// The padding mask at a feature map's size: nearest-neighbour as

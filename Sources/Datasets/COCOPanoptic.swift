@@ -55,12 +55,16 @@ public struct PanopticSegment: Sendable, Equatable {
     /// The pixel count written in the JSON (ground truth uses it; predictions' areas are counted
     /// from their PNG). Nil when absent.
     public var area: Double?
+    /// The segment's box `[x, y, width, height]` in pixels as the JSON writes it (ground truth);
+    /// nil when absent.
+    public var bbox: COCOBox?
 
-    public init(id: Int, categoryID: Int, isCrowd: Int = 0, area: Double? = nil) {
+    public init(id: Int, categoryID: Int, isCrowd: Int = 0, area: Double? = nil, bbox: COCOBox? = nil) {
         self.id = id
         self.categoryID = categoryID
         self.isCrowd = isCrowd
         self.area = area
+        self.bbox = bbox
     }
 }
 

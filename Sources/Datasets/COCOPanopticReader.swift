@@ -2,7 +2,7 @@
 //
 // What is read (anything else is skipped, as a Decodable reading of the same keys would):
 //   annotations (required): image_id (a number, or a string), file_name, segments_info with
-//     id, category_id, iscrowd (absent or null: 0) and area (absent or null: nil);
+//     id, category_id, iscrowd (absent or null: 0), area and bbox (absent or null: nil);
 //   categories (optional): id, name (absent: the id as text), isthing (absent or null: 0).
 // Integers may be written as integral floats (`3.0`), as Python's json accepts them for ids.
 
@@ -84,6 +84,7 @@ enum PanopticJSONReader {
             var categoryID: Int?
             var isCrowd = 0
             var area: Double?
+            var bbox: COCOBox?
             var firstKey = true
             while let key = try s.nextKey(first: &firstKey) {
                 if key.equals("id") {
@@ -94,13 +95,15 @@ enum PanopticJSONReader {
                     isCrowd = s.skipNull() ? 0 : try integer(&s, at: at() + ".iscrowd")
                 } else if key.equals("area") {
                     area = s.skipNull() ? nil : try number(&s, at: at() + ".area")
+                } else if key.equals("bbox") {
+                    bbox = s.skipNull() ? nil : try box(&s, at: at() + ".bbox")
                 } else {
                     try s.skipValue()
                 }
             }
             guard let id else { throw FieldError(reason: "missing key 'id' at \(at())") }
             guard let categoryID else { throw FieldError(reason: "missing key 'category_id' at \(at())") }
-            return PanopticSegment(id: id, categoryID: categoryID, isCrowd: isCrowd, area: area)
+            return PanopticSegment(id: id, categoryID: categoryID, isCrowd: isCrowd, area: area, bbox: bbox)
         }
     }
 
@@ -163,6 +166,15 @@ enum PanopticJSONReader {
     static func number(_ s: inout JSONScanner, at: @autoclosure () -> String) throws -> Double {
         try expectKind(&s, .number, at: at())
         return try s.readDouble()
+    }
+
+    /// `[x, y, width, height]`: an array of four numbers.
+    static func box(_ s: inout JSONScanner, at: @autoclosure () -> String) throws -> COCOBox {
+        try expectKind(&s, .array, at: at())
+        var v: [Double] = []
+        try s.readDoubleArray(into: &v)
+        guard v.count == 4 else { throw FieldError(reason: "expected 4 numbers [x, y, width, height] at \(at()), found \(v.count)") }
+        return COCOBox(x: v[0], y: v[1], width: v[2], height: v[3])
     }
 
     static func string(_ s: inout JSONScanner, at: @autoclosure () -> String) throws -> String {

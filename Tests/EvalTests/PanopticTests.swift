@@ -195,7 +195,8 @@ final class PanopticTests: XCTestCase {
         XCTAssertEqual(p.annotations.count, 2)
         XCTAssertEqual(p.annotations[0].imageID, .int(139))
         XCTAssertEqual(p.annotations[0].fileName, "a\u{e9}/b.png")
-        XCTAssertEqual(p.annotations[0].segments, [PanopticSegment(id: 3937500, categoryID: 1, isCrowd: 0, area: 3528.5),
+        XCTAssertEqual(p.annotations[0].segments, [PanopticSegment(id: 3937500, categoryID: 1, isCrowd: 0, area: 3528.5,
+                                                                   bbox: COCOBox(x: 1, y: 2, width: 3, height: 4)),
                                                    PanopticSegment(id: 7, categoryID: 2, isCrowd: 1, area: nil)])
         XCTAssertEqual(p.annotations[1].imageID, .string("000285"))
         XCTAssertEqual(p.categories, [PanopticCategory(id: 1, name: "person", isThing: 1), PanopticCategory(id: 2, name: "2", isThing: 0)])
