@@ -96,7 +96,11 @@ public struct COCOPanopticDataset: DetectionDataset {
         let segments = ann.segments.filter { includeCrowd || $0.isCrowd == 0 }
         let w = image.width, h = image.height, plane = w * h
         var slot: [UInt32: Int] = [:]
-        for (k, s) in segments.enumerated() where s.id > 0 && s.id <= Int(UInt32.max) { slot[UInt32(s.id)] = k }
+        for (k, s) in segments.enumerated() where s.id > 0 && s.id <= Int(UInt32.max) {
+            guard slot.updateValue(k, forKey: UInt32(s.id)) == nil else {
+                throw PanopticError.invalidJSON(path: annotationPath, reason: "segment id \(s.id) is listed twice for \(ann.fileName)")
+            }
+        }
         var values = [UInt8](repeating: 0, count: segments.count * plane)
         // Per segment: pixel count and extent (for a missing area or bbox).
         var pixels = [Int](repeating: 0, count: segments.count)

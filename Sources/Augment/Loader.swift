@@ -325,6 +325,11 @@ final class EpochState: @unchecked Sendable {
                                                    padToMultipleOf: loader.options.padToMultipleOf)
             var batch = Batch(images: nested, targets: samples.map { norm.target($0) }, paths: samples.map(\.path), indices: indices,
                               offset: first - b * batchSize)
+            for (i, s) in samples.enumerated() {
+                if let m = s.target.masks, m.height != s.image.height || m.width != s.image.width {
+                    throw BatchError.badMasks(index: i, reason: "masks of \(m.height)x\(m.width) for an image of \(s.image.height)x\(s.image.width)")
+                }
+            }
             batch.masks = try NestedTensor.paddedMasks(samples.map(\.target), height: nested.mask.shape[1], width: nested.mask.shape[2])
             return Collated(batch: batch, error: nil, skipped: skipped)
         } catch {

@@ -190,6 +190,23 @@ final class COCOMaskDatasetTests: XCTestCase {
         }
     }
 
+    /// A transform that leaves masks at another size than the image is an error of the batch.
+    struct ShrinkImageOnly: Transform {
+        func apply(_ sample: Sample, using rng: inout SplitMix64) throws -> Sample {
+            var s = sample
+            s.image = RGBImage(width: sample.image.width - 1, height: sample.image.height)
+            return s
+        }
+    }
+
+    func testLoader_MasksOfAnotherSizeThanTheImage_Error() throws {
+        let loader = try DataLoader(dataset: RectangleSet(sizes: [(30, 20)]), transform: ShrinkImageOnly(),
+                                    options: LoaderOptions(batchSize: 1, shuffle: false))
+        XCTAssertThrowsError(try loader.epoch(0).next()) {
+            XCTAssertTrue("\($0)".contains("masks of 20x30 for an image of 20x29"), "\($0)")
+        }
+    }
+
     func testPaddedMasks_Errors() throws {
         let a = Target(boxes: [Box(0, 0, 2, 2)], labels: [0], masks: MaskStack(count: 1, height: 4, width: 4))
         let b = Target(boxes: [Box(0, 0, 2, 2)], labels: [0])

@@ -139,5 +139,13 @@ final class COCOPanopticDatasetTests: XCTestCase {
         let s = try data.sample(at: 0)
         XCTAssertEqual(s.target.boxes, [Box(0, 0, 4, 3)])
         XCTAssertEqual(s.target.areas, [12])
+        // A segment id listed twice for one image.
+        try FileIO.writeAtomically(json, text: """
+            {"annotations": [{"image_id": 1, "file_name": "a.png", "segments_info": [{"id": 5, "category_id": 1}, {"id": 5, "category_id": 1}]}],
+             "categories": [{"id": 1, "name": "x", "isthing": 1}]}
+            """)
+        XCTAssertThrowsError(try COCOPanopticDataset(annotationFile: json, imagesDirectory: dir).sample(at: 0)) {
+            XCTAssertTrue("\($0)".contains(json) && "\($0)".contains("listed twice"), "\($0)")
+        }
     }
 }
