@@ -68,27 +68,17 @@ public struct SemanticConfusion: Sendable, Equatable {
                 }
             }
         }
-        var bad: (gt: Bool, value: Int)?
-        for g in 0..<256 where g != ignoreIndex {
-            for p in 0..<256 where pairs[g << 8 | p] > 0 {
-                if g >= classCount { bad = (true, g) } else if p >= classCount { bad = (false, g) }
-                if bad != nil { break }
+        var bad = false
+        for g in 0..<256 where g != ignoreIndex && !bad {
+            for p in 0..<256 where pairs[g << 8 | p] > 0 && (g >= classCount || p >= classCount) {
+                bad = true
+                break
             }
-            if bad != nil { break }
         }
-        if let bad {
-            // Found again pixel by pixel, for the error's position.
-            let w = max(1, width)
-            for i in 0..<gt.count where Int(gt[i]) == bad.value {
-                if bad.gt {
-                    throw SemanticSegmentationError.groundTruthOutOfRange(image: image, value: bad.value, x: i % w, y: i / w,
-                                                                          classCount: classCount, ignoreIndex: ignoreIndex)
-                }
-                if Int(pred[i]) >= classCount {
-                    throw SemanticSegmentationError.predictionOutOfRange(image: image, value: Int(pred[i]), x: i % w, y: i / w,
-                                                                         classCount: classCount)
-                }
-            }
+        if bad {
+            // The first offending pixel, found again one by one for the error's position.
+            try Self.checkRange(gt.lazy.map(Int.init), pred.lazy.map(Int.init), width: width, image: image,
+                                classCount: classCount, ignoreIndex: ignoreIndex)
         }
         let c = classCount
         for g in 0..<min(c, 256) where g != ignoreIndex {
@@ -102,23 +92,36 @@ public struct SemanticConfusion: Sendable, Equatable {
         guard gt.count == pred.count else {
             throw SemanticSegmentationError.sizeMismatch(image: image, groundTruth: "\(gt.count) pixels", prediction: "\(pred.count) pixels")
         }
-        let c = classCount, ignore = ignoreIndex, w = max(1, width)
+        let c = classCount, ignore = ignoreIndex
         var local = [Int](repeating: 0, count: c * c)
         for i in 0..<gt.count {
             let g = gt[i]
             if g == ignore { continue }
-            guard g >= 0 && g < c else {
-                throw SemanticSegmentationError.groundTruthOutOfRange(image: image, value: g, x: i % w, y: i / w,
-                                                                      classCount: c, ignoreIndex: ignore)
-            }
             let p = pred[i]
-            guard p >= 0 && p < c else {
-                throw SemanticSegmentationError.predictionOutOfRange(image: image, value: p, x: i % w, y: i / w, classCount: c)
+            guard g >= 0 && g < c && p >= 0 && p < c else {
+                try Self.checkRange(gt, pred, width: width, image: image, classCount: c, ignoreIndex: ignore)
+                break
             }
             local[g * c + p] += 1
         }
         for k in 0..<counts.count { counts[k] += local[k] }
         imageCount += 1
+    }
+
+    /// Throws for the first pixel (row-major) whose ground-truth label is neither void nor a
+    /// class, or whose prediction is not a class where the ground truth is not void.
+    static func checkRange<G: Collection<Int>, P: Collection<Int>>(_ gt: G, _ pred: P, width: Int, image: String,
+                                                                   classCount c: Int, ignoreIndex: Int) throws {
+        let w = max(1, width)
+        for (i, (g, p)) in zip(gt, pred).enumerated() where g != ignoreIndex {
+            guard g >= 0 && g < c else {
+                throw SemanticSegmentationError.groundTruthOutOfRange(image: image, value: g, x: i % w, y: i / w,
+                                                                      classCount: c, ignoreIndex: ignoreIndex)
+            }
+            guard p >= 0 && p < c else {
+                throw SemanticSegmentationError.predictionOutOfRange(image: image, value: p, x: i % w, y: i / w, classCount: c)
+            }
+        }
     }
 
     /// Adds two decoded label maps of one image; a size mismatch is an error naming `image`.
