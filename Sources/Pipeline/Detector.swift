@@ -199,3 +199,35 @@ extension Detector {
         }
     }
 }
+
+extension Detector {
+    /// A mask classifier's semantic segmentation of one image at its size, row-major: per pixel
+    /// the class of highest semantic score (`Mask2FormerInference.semantic`: the sum over queries
+    /// of class probability times mask probability, the official semantic inference), the first
+    /// class on a tie. A box model is an error.
+    public func semanticLabels(_ image: RGBImage) throws -> [Int] {
+        guard bundle.config.value is any MaskClassifierConfig else {
+            throw DETRInputError.invalidArgument("a \(bundle.config.family) model predicts boxes; semantic labels need a mask classifier")
+        }
+        let p = prepare(image)
+        let out = run(p)
+        try out.validate()
+        guard let maskLogits = out.masks, out.batchSize == 1 else {
+            throw DETRInputError.invalidArgument("a mask classifier's output needs mask logits for one image")
+        }
+        let masks = imageMaskLogits(maskLogits.squeeze(0), prepared: p)
+        let scores = Mask2FormerInference.semantic(classLogits: out.logits.squeeze(0), masks: masks)
+        let c = scores.shape[0], hw = scores.shape[1] * scores.shape[2]
+        let s = scores.data
+        var labels = [Int](repeating: 0, count: hw)
+        for i in 0..<hw {
+            var best = s[i], label = 0
+            for k in 1..<max(c, 1) where s[k * hw + i] > best {
+                best = s[k * hw + i]
+                label = k
+            }
+            labels[i] = label
+        }
+        return labels
+    }
+}

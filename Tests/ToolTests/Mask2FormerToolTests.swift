@@ -222,6 +222,58 @@ final class Mask2FormerToolTests: XCTestCase {
         }
     }
 
+    /// get-map semantic --weights writes the checkpoint's label maps (the argmax of the library's
+    /// semantic scores, each class written as its line in --classes) and evaluates them as the
+    /// library's SemanticConfusion does.
+    func testSemantic_GetMapWritesTheLibrarysLabelMapsAndTheirMIoU() throws {
+        let dir = try makeTemporaryDirectory("detrkit-m2f")
+        let ck = dir + "/ck"
+        // Seed 37: a random model whose label maps hold two classes within each image (most
+        // seeds give one class everywhere).
+        let fresh = ModelBundle.fresh(config: Self.tinyConfig(), classNames: Self.classNames, inputSize: 48, seed: 37)
+        try fresh.save(to: ck)
+        let (folder, images) = try writeImages(dir)
+        try FileIO.makeDirectories(dir + "/gt")
+        // The classes file in another order than the checkpoint's: "sky" is label 0.
+        let fileOrder = ["sky", "circle", "square"]
+        try (fileOrder.joined(separator: "\n") + "\n").write(toFile: dir + "/classes.txt", atomically: true, encoding: .utf8)
+        var expected = SemanticConfusion(classCount: 3)
+        var expectedMaps: [[UInt8]] = []
+        for (k, image) in images.enumerated() {
+            let n = image.width * image.height
+            let truth = (0..<n).map { i in i % 11 == 0 ? UInt8(255) : UInt8((i / 7 + k) % 3) }
+            try ImageIO.saveIndexed(IndexedImage(width: image.width, height: image.height, indices: truth, palette: IndexedImage.vocPalette),
+                                    to: dir + "/gt/" + ["a", "b"][k] + ".png")
+            let (classLogits, masks) = try libraryRun(fresh, image)
+            let s = Mask2FormerInference.semantic(classLogits: classLogits, masks: masks).scalars
+            let labels = (0..<n).map { i -> UInt8 in
+                var best = 0
+                for c in 1..<3 where s[c * n + i] > s[best * n + i] { best = c }
+                return UInt8(fileOrder.firstIndex(of: Self.classNames[best])!)
+            }
+            expectedMaps.append(labels)
+            try expected.add(groundTruth: truth, prediction: labels, width: image.width, image: "\(k)")
+        }
+        XCTAssertGreaterThan(Set(expectedMaps.joined()).count, 1, "the random model predicts one class only: a weak check")
+        let r = try ToolRunner.run("get-map", ["semantic", "--gt", "gt", "--pred", "pred", "--classes", "classes.txt", "--json", "out.json",
+                                               "--weights", ck, "--images", folder], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for (k, name) in ["a", "b"].enumerated() {
+            XCTAssertEqual(try ImageIO.loadIndexed(dir + "/pred/" + name + ".png").indices, expectedMaps[k], name)
+        }
+        XCTAssertEqual(try String(contentsOfFile: dir + "/out.json", encoding: .utf8),
+                       expected.result.jsonText(classNames: fileOrder))
+        // A box model is refused naming the checkpoint; --weights needs --images.
+        let detr = dir + "/detr"
+        try ModelBundle.fresh(config: TinyConfig.detr(queries: 4, decoderLayers: 1, classes: 3), classNames: Self.classNames,
+                              inputSize: 48, seed: 1).save(to: detr)
+        let b = try ToolRunner.run("get-map", ["semantic", "--gt", "gt", "--pred", "pred2", "--weights", detr, "--images", folder], in: dir)
+        XCTAssertNotEqual(b.status, 0)
+        XCTAssertTrue(b.stderr.contains(detr + ": a detr model predicts boxes; semantic labels need a mask classifier"), b.stderr)
+        let noImages = try ToolRunner.run("get-map", ["semantic", "--gt", "gt", "--pred", "pred2", "--weights", ck], in: dir)
+        XCTAssertTrue(noImages.stderr.contains("--weights needs --images"), noImages.stderr)
+    }
+
     /// The panoptic task needs a mask classifier: asked of a box model, predict and get-map
     /// panoptic stop naming the checkpoint; --weights needs the images.
     func testPanopticOfABoxModel_IsAnErrorNamingTheCheckpoint() throws {
