@@ -45,32 +45,15 @@ public enum PanopticWriter {
             let id: String
             switch item.imageID {
             case let .int(i): id = String(i)
-            case let .string(s): id = quoted(s)
+            case let .string(s): id = jsonString(s)
             }
-            annotations.append("{\"image_id\": \(id), \"file_name\": \(quoted(item.fileName)), \"segments_info\": [\(segments.joined(separator: ", "))]}")
+            annotations.append("{\"image_id\": \(id), \"file_name\": \(jsonString(item.fileName)), \"segments_info\": [\(segments.joined(separator: ", "))]}")
         }
         var text = "{\"annotations\": [\n" + annotations.joined(separator: ",\n") + "\n]"
         if let categories {
-            let list = categories.map { "{\"id\": \($0.id), \"name\": \(quoted($0.name)), \"isthing\": \($0.isThing)}" }
+            let list = categories.map { "{\"id\": \($0.id), \"name\": \(jsonString($0.name)), \"isthing\": \($0.isThing)}" }
             text += ",\n\"categories\": [" + list.joined(separator: ", ") + "]"
         }
         try FileIO.writeAtomically(json, text: text + "}\n")
-    }
-
-    /// A JSON string literal.
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
     }
 }

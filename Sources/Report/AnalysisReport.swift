@@ -31,11 +31,7 @@ public struct AnalysisReport {
 
     /// The whole page.
     public func html() -> String {
-        var out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            + "<title>\(HTML.escape(title))</title>\n<style>\n\(HTML.style)\n</style>\n</head>\n<body>\n"
-            + "<h1>\(HTML.escape(title))</h1>\n"
-        out += "<h2 id=\"summary\">Summary</h2>\n" + summary()
+        var out = "<h2 id=\"summary\">Summary</h2>\n" + summary()
         out += "<h2 id=\"per-class\">Per class</h2>\n" + perClassTable()
         out += "<h2 id=\"curves\">Curves</h2>\n<div class=\"figures\">" + figure("pr_curve.png", "precision-recall curves")
             + figure("f1_curve.png", "F1 against the score threshold") + "</div>\n"
@@ -44,8 +40,7 @@ public struct AnalysisReport {
         out += "<h2 id=\"worst\">Worst images</h2>\n"
         out += WorstImages(analysis: analysis, groundTruth: groundTruth, results: results,
                            imagesDirectory: imagesDirectory, count: worstCount).html()
-        out += "<script>\n\(HTML.sortScript)\n</script>\n</body>\n</html>\n"
-        return out
+        return HTML.page(title: title, body: out)
     }
 
     func figure(_ name: String, _ alt: String) -> String {

@@ -4,6 +4,16 @@ import Foundation
 /// Small HTML building blocks of the report: escaping, data URIs, the style sheet and the
 /// table-sorting script, all inline (the page loads nothing).
 enum HTML {
+    /// A whole self-contained page: the head with the shared style, an `h1` with the title,
+    /// `body`, and the sortable tables' script.
+    static func page(title: String, body: String) -> String {
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            + "<title>\(escape(title))</title>\n<style>\n\(style)\n</style>\n</head>\n<body>\n"
+            + "<h1>\(escape(title))</h1>\n" + body
+            + "<script>\n\(sortScript)\n</script>\n</body>\n</html>\n"
+    }
+
     /// Text with `& < > " '` escaped (Datasets' XML escaping), safe in element content and
     /// quoted attributes.
     static func escape(_ s: String) -> String { xmlEscape(s) }

@@ -14,14 +14,9 @@ public struct PanopticAnalysisReport {
     }
 
     public func html() -> String {
-        var out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            + "<title>\(HTML.escape(title))</title>\n<style>\n\(HTML.style)\n</style>\n</head>\n<body>\n"
-            + "<h1>\(HTML.escape(title))</h1>\n"
-        out += "<h2 id=\"summary\">Summary</h2>\n" + summary()
+        var out = "<h2 id=\"summary\">Summary</h2>\n" + summary()
         out += "<h2 id=\"per-category\">Per category</h2>\n" + perCategoryTable()
-        out += "<script>\n\(HTML.sortScript)\n</script>\n</body>\n</html>\n"
-        return out
+        return HTML.page(title: title, body: out)
     }
 
     /// The image count and panopticapi's table (percent, 1 decimal).
