@@ -107,7 +107,7 @@ let package = Package(
 
         // What more than one test target needs: test paths and shared-data skips, temporary
         // folders, the tiny model configs. Only test targets depend on it.
-        .target(name: "TestSupport", dependencies: ["Base", "Eval", "Model"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Base", "Datasets", "Eval", "Model"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor", "TestSupport"], exclude: ["Fixtures"]),

@@ -281,6 +281,32 @@ static void reader_free(detr_image_reader *r) {
 
 void detr_image_close(detr_image_reader *reader) { reader_free(reader); }
 
+/// Creates the libpng reader of `r` over `data` (the signature already checked). On failure it
+/// frees `r` and returns 1 with the message in errbuf.
+static int png_reader_create(detr_image_reader *r, const uint8_t *data, size_t size, char *errbuf) {
+    r->pmem.data = data;
+    r->pmem.size = size;
+    r->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r->perr, png_error_cb, png_warning_cb);
+    if (r->png) r->info = png_create_info_struct(r->png);
+    if (!r->png || !r->info) {
+        set_err(errbuf, "cannot create PNG reader");
+        reader_free(r);
+        return 1;
+    }
+    return 0;
+}
+
+/// Reads the PNG header of `r`. libpng's errors jump to the caller's setjmp (which must be set:
+/// a setjmp cannot live in a function that has returned).
+static void png_reader_header(detr_image_reader *r, png_uint_32 *w, png_uint_32 *h, int *color, int *depth) {
+    png_set_read_fn(r->png, &r->pmem, png_read_cb);
+    png_read_info(r->png, r->info);
+    *w = png_get_image_width(r->png, r->info);
+    *h = png_get_image_height(r->png, r->info);
+    *color = png_get_color_type(r->png, r->info);
+    *depth = png_get_bit_depth(r->png, r->info);
+}
+
 int detr_image_open(const uint8_t *data, size_t size, int isPNG, detr_image_reader **out,
                     int *width, int *height, char *errbuf) {
     *out = NULL;
@@ -317,26 +343,15 @@ int detr_image_open(const uint8_t *data, size_t size, int isPNG, detr_image_read
             free(r);
             return 1;
         }
-        r->pmem.data = data;
-        r->pmem.size = size;
-        r->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r->perr, png_error_cb, png_warning_cb);
-        if (r->png) r->info = png_create_info_struct(r->png);
-        if (!r->png || !r->info) {
-            set_err(errbuf, "cannot create PNG reader");
-            reader_free(r);
-            return 1;
-        }
+        if (png_reader_create(r, data, size, errbuf)) return 1;
         if (setjmp(png_jmpbuf(r->png))) {
             set_err(errbuf, r->perr.message[0] ? r->perr.message : "corrupt PNG data");
             reader_free(r);
             return 1;
         }
-        png_set_read_fn(r->png, &r->pmem, png_read_cb);
-        png_read_info(r->png, r->info);
-        png_uint_32 w = png_get_image_width(r->png, r->info);
-        png_uint_32 h = png_get_image_height(r->png, r->info);
-        int color = png_get_color_type(r->png, r->info);
-        int depth = png_get_bit_depth(r->png, r->info);
+        png_uint_32 w, h;
+        int color, depth;
+        png_reader_header(r, &w, &h, &color, &depth);
         if (depth == 16) png_set_strip_16(r->png);  // keep the high byte (PIL's RGB;16B)
         if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(r->png);
         if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(r->png);
@@ -457,26 +472,15 @@ int detr_png_open_indexed(const uint8_t *data, size_t size, detr_image_reader **
     }
     r->isPNG = 1;
     r->channels = 1;
-    r->pmem.data = data;
-    r->pmem.size = size;
-    r->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r->perr, png_error_cb, png_warning_cb);
-    if (r->png) r->info = png_create_info_struct(r->png);
-    if (!r->png || !r->info) {
-        set_err(errbuf, "cannot create PNG reader");
-        reader_free(r);
-        return 1;
-    }
+    if (png_reader_create(r, data, size, errbuf)) return 1;
     if (setjmp(png_jmpbuf(r->png))) {
         set_err(errbuf, r->perr.message[0] ? r->perr.message : "corrupt PNG data");
         reader_free(r);
         return 1;
     }
-    png_set_read_fn(r->png, &r->pmem, png_read_cb);
-    png_read_info(r->png, r->info);
-    png_uint_32 w = png_get_image_width(r->png, r->info);
-    png_uint_32 h = png_get_image_height(r->png, r->info);
-    int color = png_get_color_type(r->png, r->info);
-    int depth = png_get_bit_depth(r->png, r->info);
+    png_uint_32 w, h;
+    int color, depth;
+    png_reader_header(r, &w, &h, &color, &depth);
     *colorType = color;
     *bitDepth = depth;
     if (!(color == PNG_COLOR_TYPE_PALETTE || (color == PNG_COLOR_TYPE_GRAY && depth == 8))) {

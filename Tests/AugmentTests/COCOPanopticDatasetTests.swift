@@ -57,16 +57,9 @@ final class COCOPanopticDatasetTests: XCTestCase {
 
     /// `demo-data --segmentation`'s panoptic set (things and stuff, one crowd region).
     func testDemoPanoptic_MasksMatchJSON() throws {
-        let dir = try makeTemporaryDirectory()
-        var options = DemoData.Options()
-        options.images = 20
-        options.minSide = 96
-        options.maxSide = 128
-        options.segmentation = true
-        var rng = SplitMix64(seed: 0)
-        let summary = try DemoData.generate(into: dir, options: options, using: &rng)
+        let summary = try makeSegmentationDemo(images: 20, minSide: 96, maxSide: 128, seed: 0)
         let seg = try XCTUnwrap(summary.segmentation)
-        let images = VOCDevkit(root: summary.devkit, year: options.year).imagesDirectory
+        let images = VOCDevkit(root: summary.devkit).imagesDirectory
         var crowdTotal = 0
         for json in [seg.panopticTrainJSON, seg.panopticValJSON] {
             let withCrowd = try COCOPanopticDataset(annotationFile: json, imagesDirectory: images, includeCrowd: true)

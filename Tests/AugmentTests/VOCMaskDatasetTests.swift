@@ -8,14 +8,8 @@ import XCTest
 /// mask spans its box and is drawn in the shape's colour, and the masks follow a crop.
 final class VOCMaskDatasetTests: XCTestCase {
     func testMasks_SpanTheirBoxesAndFollowTransforms() throws {
-        let dir = try makeTemporaryDirectory()
-        var options = DemoData.Options()
-        options.images = 10
-        options.minSide = 96
-        options.maxSide = 128
-        options.segmentation = true
-        var rng = SplitMix64(seed: 0)  // holds difficult shapes, which are left out here
-        let summary = try DemoData.generate(into: dir, options: options, using: &rng)
+        // Seed 0 holds difficult shapes, which are left out here.
+        let summary = try makeSegmentationDemo(images: 10, minSide: 96, maxSide: 128, seed: 0)
         let kit = VOCDevkit(root: summary.devkit)
         let classes = try ClassList.load(summary.classesFile)
         let data = try VOCFolderDataset(devkit: kit, imageSet: "trainval", classes: classes, imageSets: .segmentation, masks: true)
@@ -51,14 +45,7 @@ final class VOCMaskDatasetTests: XCTestCase {
     }
 
     func testMasks_WrongSizeNamesTheMaskFile() throws {
-        let dir = try makeTemporaryDirectory()
-        var options = DemoData.Options()
-        options.images = 2
-        options.minSide = 64
-        options.maxSide = 64
-        options.segmentation = true
-        var rng = SplitMix64(seed: 1)
-        let summary = try DemoData.generate(into: dir, options: options, using: &rng)
+        let summary = try makeSegmentationDemo(images: 2, minSide: 64, maxSide: 64, seed: 1)
         let kit = VOCDevkit(root: summary.devkit)
         try ImageIO.saveIndexed(IndexedImage(width: 2, height: 2, indices: [0, 0, 0, 0], palette: IndexedImage.vocPalette),
                                 to: kit.segmentationObjectPath("000001"))

@@ -8,14 +8,7 @@ import XCTest
 /// itself it gives PQ = SQ = RQ = 1 over things and stuff.
 final class DemoPanopticTests: XCTestCase {
     func testDemoPanoptic_ScoresOneAgainstItself() throws {
-        let dir = try makeTemporaryDirectory()
-        var options = DemoData.Options()
-        options.images = 20
-        options.minSide = 96
-        options.maxSide = 128
-        options.segmentation = true
-        var rng = SplitMix64(seed: 0)
-        let seg = try XCTUnwrap(try DemoData.generate(into: dir, options: options, using: &rng).segmentation)
+        let seg = try XCTUnwrap(try makeSegmentationDemo(images: 20, minSide: 96, maxSide: 128, seed: 0).segmentation)
         // The set holds a crowd region (a small "difficult" shape), which the evaluator leaves out.
         let all = try COCOPanoptic.load(seg.panopticTrainJSON).annotations + COCOPanoptic.load(seg.panopticValJSON).annotations
         XCTAssertGreaterThan(all.flatMap { $0.segments }.filter { $0.isCrowd == 1 }.count, 0)

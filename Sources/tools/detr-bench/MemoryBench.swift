@@ -91,7 +91,7 @@ struct MemoryBench: ParsableCommand {
         BenchCase(name: name, reference: "", referenceScript: "", referenceArguments: []) {
             Allocator.holdsAtMostPeak = true
             var config = ConditionalDETRConfig()
-            config.numClasses = 3
+            config.numClasses = DemoData.classNames.count
             config.groups = 3
             config.backbone = .resnet18
             config.backboneStages = 3
@@ -103,7 +103,7 @@ struct MemoryBench: ParsableCommand {
             config.feedForward = 512
             config.numQueries = 16
             config.dropout = 0
-            let bundle = ModelBundle.fresh(config: config, classNames: ["circle", "square", "triangle"], inputSize: 128,
+            let bundle = ModelBundle.fresh(config: config, classNames: DemoData.classNames, inputSize: 128,
                                            preset: .flip, seed: 0)
             let detector = Detector(bundle: bundle)
             var paths = try FileManager.default.contentsOfDirectory(atPath: folder).sorted().map { folder + "/" + $0 }
