@@ -63,6 +63,16 @@ public struct VOCFolderDataset: DetectionDataset {
         self.imageFiles = try devkit.imageFiles()
     }
 
+    /// The samples of `ids` (e.g. the images of a lines file inside the devkit).
+    public init(devkit: VOCDevkit, ids: [String], classes: ClassList, includeDifficult: Bool = false, masks: Bool = false) throws {
+        self.devkit = devkit
+        self.ids = ids
+        self.classes = classes
+        self.includeDifficult = includeDifficult
+        self.masks = masks
+        self.imageFiles = try devkit.imageFiles()
+    }
+
     public var count: Int { ids.count }
 
     public func imagePath(at index: Int) -> String {
@@ -86,5 +96,88 @@ public struct VOCFolderDataset: DetectionDataset {
         let target = Target(boxes: boxes, labels: labels, masks: stack, imageId: Int64(index),
                             originalSize: (image.height, image.width))
         return Sample(image: image, target: target, path: path)
+    }
+}
+
+/// Semantic segmentation samples of a VOCdevkit: per image one mask per class present in
+/// `SegmentationClass/<id>.png` (label = the PNG's class index: 0 background, k the devkit's
+/// class k), void pixels in no mask, boxes the masks' extents (what Mask2Former's semantic
+/// training takes).
+public struct VOCSemanticDataset: DetectionDataset {
+    public let devkit: VOCDevkit
+    public let ids: [String]
+    /// Classes with the background: indices 0 ..< classCount are valid, others an error.
+    public let classCount: Int
+    let imageFiles: [String: String]
+
+    public init(devkit: VOCDevkit, ids: [String], classCount: Int) throws {
+        self.devkit = devkit
+        self.ids = ids
+        self.classCount = classCount
+        self.imageFiles = try devkit.imageFiles()
+    }
+
+    public var count: Int { ids.count }
+
+    public func imagePath(at index: Int) -> String {
+        let id = ids[index]
+        return FileIO.join(devkit.imagesDirectory, imageFiles[id] ?? id + ".jpg")
+    }
+
+    public func sample(at index: Int) throws -> Sample {
+        let id = ids[index]
+        let path = imagePath(at: index)
+        let image = try ImageIO.load(path)
+        let classPath = devkit.segmentationClassPath(id)
+        let map = try ImageIO.loadIndexed(classPath)
+        guard map.width == image.width, map.height == image.height else {
+            throw DatasetError.invalidSegmentation(path: classPath,
+                reason: "mask of \(map.width)x\(map.height) pixels for an image of \(image.width)x\(image.height)")
+        }
+        let w = image.width, plane = w * image.height
+        var slot = [Int](repeating: -1, count: 256)
+        var labels: [Int] = []
+        for p in 0..<plane {
+            let c = Int(map.indices[p])
+            guard c != Int(VOCSegmentation.void), slot[c] < 0 else { continue }
+            guard c < classCount else {
+                throw DatasetError.invalidSegmentation(path: classPath,
+                    reason: "class index \(c) at pixel (\(p % w), \(p / w)) but there are \(classCount) classes with the background")
+            }
+            slot[c] = 0
+            labels.append(c)
+        }
+        labels.sort()
+        for (k, c) in labels.enumerated() { slot[c] = k }
+        var values = [UInt8](repeating: 0, count: labels.count * plane)
+        var x0 = [Int](repeating: Int.max, count: labels.count), y0 = x0
+        var x1 = [Int](repeating: -1, count: labels.count), y1 = x1
+        for p in 0..<plane {
+            let c = Int(map.indices[p])
+            guard c != Int(VOCSegmentation.void) else { continue }
+            let k = slot[c], x = p % w, y = p / w
+            values[k * plane + p] = 1
+            x0[k] = min(x0[k], x); x1[k] = max(x1[k], x)
+            y0[k] = min(y0[k], y); y1[k] = max(y1[k], y)
+        }
+        let boxes = labels.indices.map { Box(Float(x0[$0]), Float(y0[$0]), Float(x1[$0] + 1), Float(y1[$0] + 1)) }
+        let target = Target(boxes: boxes, labels: labels, masks: MaskStack(count: labels.count, height: image.height, width: w, values: values),
+                            imageId: Int64(index), originalSize: (image.height, image.width))
+        return Sample(image: image, target: target, path: path)
+    }
+}
+
+extension VOCDevkit {
+    /// The devkit and image id of an image path `<root>/VOC<year>/JPEGImages/<id>.<ext>` (what
+    /// voc-annotation's lines name); nil for a path outside a devkit's layout.
+    public static func locating(imagePath: String) -> (devkit: VOCDevkit, id: String)? {
+        let parts = imagePath.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count >= 3, parts[parts.count - 2] == "JPEGImages" else { return nil }
+        let yearFolder = parts[parts.count - 3]
+        guard yearFolder.hasPrefix("VOC"), yearFolder.count > 3 else { return nil }
+        let file = parts[parts.count - 1]
+        let id = file.lastIndex(of: ".").map { String(file[..<$0]) } ?? file
+        let root = parts.count > 3 ? parts[..<(parts.count - 3)].joined(separator: "/") : "."
+        return (VOCDevkit(root: root.isEmpty ? "/" : root, year: String(yearFolder.dropFirst(3))), id)
     }
 }

@@ -28,11 +28,12 @@ final class DataParallelSteps {
 
     deinit { staging?.deallocate() }
 
-    /// The share padded to the height and width of the largest share (the global batch's shape).
-    func paddedToGlobalShape(_ images: NestedTensor) -> NestedTensor {
-        var shape = [Double(images.tensors.shape[2]), Double(images.tensors.shape[3])]
+    /// The share padded to the height and width of the largest share (the global batch's
+    /// shape): images, padding mask and target masks.
+    func paddedToGlobalShape(_ batch: Batch) -> Batch {
+        var shape = [Double(batch.images.tensors.shape[2]), Double(batch.images.tensors.shape[3])]
         world.max(&shape)
-        return images.padded(toHeight: Int(shape[0]), width: Int(shape[1]))
+        return batch.padded(toHeight: Int(shape[0]), width: Int(shape[1]))
     }
 
     /// Whether `flag` holds on every process.

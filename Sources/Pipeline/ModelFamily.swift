@@ -54,6 +54,7 @@ public struct ModelConfig: @unchecked Sendable, Equatable, Codable {
     public func problems() -> [String] { value.problems() }
     public func makeNetwork(using rng: inout SplitMix64) -> any DetectionNetwork { value.makeNetwork(using: &rng) }
     public func makeCriterion() -> SetCriterion { value.makeCriterion() }
+    public func makeTrainingCriterion() -> any TrainingCriterion { value.makeTrainingCriterion() }
     public mutating func apply(_ settings: ArchitectureSettings) -> [String] { value.apply(settings) }
 
     /// A copy with the class count and backbone norm set (what a trainer decides from the data).

@@ -15,6 +15,8 @@ struct RunFolder {
     let initEpoch: Int
     let epochs: Int
     let evalPeriod: Int
+    /// What `epoch_map.txt` holds (its first value).
+    let metric: ValidationMetric
 
     init(path: String, options: TrainOptions) {
         self.path = path
@@ -22,6 +24,7 @@ struct RunFolder {
         initEpoch = options.initEpoch
         epochs = options.epochs
         evalPeriod = options.evalPeriod
+        metric = ValidationMetric.of(options)
     }
 
     /// A new run folder's path under `saveDir`: the time stamp, with `-k` added when taken.
@@ -76,7 +79,7 @@ struct RunFolder {
         let kept = objects.filter { (($0.1["epoch"] as? Int) ?? 0) <= epoch }
         let counts = [("epochs.jsonl", kept.count), ("epoch_loss.txt", kept.count),
                       ("epoch_val_loss.txt", kept.filter { $0.1["val_loss"] != nil }.count),
-                      ("epoch_map.txt", kept.filter { $0.1["ap50"] != nil }.count)]
+                      ("epoch_map.txt", kept.filter { $0.1[metric.keys[0]] != nil }.count)]
         for (name, count) in counts {
             let file = FileIO.join(path, name)
             guard let lines = (try? String(contentsOfFile: file, encoding: .utf8))?.split(separator: "\n"),
@@ -137,8 +140,9 @@ struct RunFolder {
                 e += 1
                 if e % evalPeriod == 0 || e == epochs { xs.append(Double(e)) }
             }
-            try CurvePlot.write([Curve(label: "AP50", x: xs, y: maps, color: .red)], title: "COCO AP50 on the validation set",
-                                xLabel: "Epoch", yLabel: "AP50", to: FileIO.join(dir, "epoch_map.png"))
+            let name = metric.names[0]
+            try CurvePlot.write([Curve(label: name, x: xs, y: maps, color: .red)], title: metric.title,
+                                xLabel: "Epoch", yLabel: name, to: FileIO.join(dir, "epoch_map.png"))
         }
     }
 }

@@ -17,6 +17,26 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var cocoVal: String?
     public var cocoValImages: String?
     public var classNames: [String] = []
+    /// COCO panoptic input instead (PNG + JSON; images in `cocoTrainImages` / `cocoValImages`;
+    /// segment PNG folders found beside the JSON unless given).
+    public var panopticTrain: String?
+    public var panopticTrainSegments: String?
+    public var panopticVal: String?
+    public var panopticValSegments: String?
+    /// Train on the data's masks (DETR's segmentation head; lines of a VOC devkit read its
+    /// SegmentationObject PNGs, COCO instances their segmentations). Mask classifiers always do.
+    public var masks: Bool {
+        get { trainMasks ?? false }
+        set { trainMasks = newValue }
+    }
+    /// `masks` as stored (absent in options written before masks trained).
+    var trainMasks: Bool?
+    /// The task a mask model trains for: instance masks, panoptic segments (COCO panoptic data)
+    /// or semantic regions (a VOC devkit's SegmentationClass PNGs). nil: instance, or panoptic
+    /// for panoptic data.
+    public var task: SegmentationTask?
+    /// Panoptic data: the thing classes (ids); the others are stuff (set from the categories).
+    public var thingClasses: [Int]?
 
     // Network.
     public var config = ModelConfig(DETRConfig())
@@ -62,6 +82,17 @@ public struct TrainOptions: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// Whether samples carry masks (a mask model trains).
+    public var trainsMasks: Bool {
+        masks || config.value is any MaskClassifierConfig || (config.as(DETRConfig.self)?.maskHead ?? false)
+    }
+
+    /// The task trained: the given one, else panoptic for panoptic data, else instance (nil for box models).
+    public var effectiveTask: SegmentationTask? {
+        guard trainsMasks else { return nil }
+        return task ?? (panopticTrain != nil ? .panoptic : .instance)
+    }
+
     /// The options as string pairs for `state.json` (the resume record).
     public func encodedJSON() throws -> Data {
         let enc = JSONEncoder()
@@ -72,11 +103,21 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     /// Problems with the settings, one message each.
     public func problems() -> [String] {
         var out = config.problems()
-        if config.value is any MaskClassifierConfig {
-            out.append("\(config.family) classifies masks: detr-train trains box models only (its losses are the library's)")
+        if trainList == nil && cocoTrain == nil && panopticTrain == nil {
+            out.append("no training data: give a lines file, --coco or --coco-panoptic")
         }
-        if trainList == nil && cocoTrain == nil { out.append("no training data: give a lines file or --coco") }
         if cocoTrain != nil && cocoTrainImages == nil { out.append("--coco needs --images") }
+        if panopticTrain != nil && cocoTrainImages == nil { out.append("--coco-panoptic needs --images") }
+        let classifier = config.value is any MaskClassifierConfig
+        if masks && !classifier && config.as(DETRConfig.self) == nil {
+            out.append("--masks trains DETR's segmentation head (--model detr) or a mask classifier (--model mask2former), not \(config.family)")
+        }
+        if let task {
+            if !trainsMasks { out.append("--task \(task.rawValue) needs a mask model (--model mask2former, or detr with --masks)") }
+            if task == .semantic && !classifier { out.append("--task semantic trains a mask classifier (--model mask2former)") }
+            if task == .panoptic && panopticTrain == nil { out.append("--task panoptic trains on COCO panoptic data (--coco-panoptic)") }
+            if task == .semantic && trainList == nil { out.append("--task semantic trains on a VOC devkit's lines file (its SegmentationClass PNGs)") }
+        }
         if inputSize < 32 { out.append("input size \(inputSize) is below 32") }
         if batch < 1 || freezeBatch < 1 { out.append("batch sizes must be at least 1") }
         if epochs < 1 { out.append("epochs must be at least 1") }

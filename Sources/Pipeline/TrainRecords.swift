@@ -18,9 +18,12 @@ public struct EpochRecord: Sendable {
     public var elapsed: Double = 0
     public var images: Int
     public var skipped: Int
-    /// COCO AP at IoU 0.5 and AP 0.5:0.95 on the validation set, in epochs with an evaluation.
+    /// The validation metric's values in epochs with an evaluation (`metric.names`): COCO AP at
+    /// IoU 0.5 and AP 0.5:0.95 for boxes or masks, PQ and SQ, or mIoU alone.
     public var ap50: Double?
     public var map: Double?
+    /// What `ap50` and `map` measure.
+    public var metric: ValidationMetric = .boxAP
     public var savedBest: Bool
 }
 
@@ -35,8 +38,9 @@ extension EpochRecord {
             "terms": terms,
         ]
         if let valLoss { object["val_loss"] = valLoss }
-        if let ap50 { object["ap50"] = ap50 }
-        if let map { object["map"] = map }
+        let keys = metric.keys
+        if let ap50 { object[keys[0]] = ap50 }
+        if let map, keys.count > 1 { object[keys[1]] = map }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)
     }

@@ -35,7 +35,7 @@ public final class Trainer {
     public let validation: Validation
     let folder: RunFolder
     let optimizer: any Optimizer
-    let criterion: SetCriterion
+    let criterion: any TrainingCriterion
     /// Backbone parameters that train in the unfreeze phase (frozen in the freeze phase).
     let backboneTrainable: [Tensor]
     var step = 0
@@ -73,6 +73,8 @@ public final class Trainer {
         let data = try TrainingData(options: options, note: reporter.note)
         options.classNames = data.classNames
         options.config.numClasses = data.classNames.count
+        options.thingClasses = data.thingClasses
+        options.config = Self.maskSettings(options)
         let pretrained = options.weights != nil || options.backboneWeights != nil
         // A backbone trained from scratch needs batch norms that learn (see BackboneNorm).
         options.config.backboneNorm = pretrained ? .frozen : .trainable
@@ -99,7 +101,7 @@ public final class Trainer {
         b.state.training = options
         bundle = b
         (backboneTrainable, optimizer) = Self.makeOptimizer(b.network, options)
-        var criterion = options.config.makeCriterion()
+        var criterion = options.config.makeTrainingCriterion()
         validation = Validation(bundle: b, criterion: criterion, options: options, world: world)
         if let world {
             criterion.globalSum = { world.sum(&$0) }
@@ -124,6 +126,21 @@ public final class Trainer {
         folder = RunFolder(path: runDirectory, options: options)
         if checkpoint != nil && writes { try folder.keepLogs(throughEpoch: startEpoch) }
         bundle.state.runDirectory = runDirectory
+    }
+
+    /// The config with what the data decides for mask models: DETR trains its segmentation head
+    /// with `masks`; a mask classifier keeps its task and thing classes for inference.
+    static func maskSettings(_ options: TrainOptions) -> ModelConfig {
+        if options.masks, var c = options.config.as(DETRConfig.self) {
+            c.maskHead = true
+            return ModelConfig(c)
+        }
+        if var c = options.config.as(Mask2FormerConfig.self) {
+            c.task = options.effectiveTask ?? .instance
+            c.thingClasses = options.thingClasses
+            return ModelConfig(c)
+        }
+        return options.config
     }
 
     /// The training options a checkpoint of a run was written with.
@@ -181,9 +198,9 @@ public final class Trainer {
             }
             let isLast = epoch + 1 == options.epochs
             if let val = valSet, (epoch + 1) % options.evalPeriod == 0 || isLast {
-                let (ap50, map) = try validation.cocoAP(val)
-                record.ap50 = ap50
-                record.map = map
+                let values = try validation.metric(val)
+                record.ap50 = values.first
+                record.map = values.count > 1 ? values[1] : nil
             }
             record.seconds = Date().timeIntervalSince(start)
             record.elapsed = Date().timeIntervalSince(clock)
@@ -218,14 +235,16 @@ public final class Trainer {
         while var batch = try it.next() {
             optimizer.zeroGrad()
             // Each process pads its share to the global batch's shape.
-            if let steps { batch.images = steps.paddedToGlobalShape(batch.images) }
+            if let steps { batch = steps.paddedToGlobalShape(batch) }
             var ctx = ForwardContext(training: true, rng: SplitMix64(seed: options.seed ^ (UInt64(step + 1) &* 0x9E37_79B9_7F4A_7C15)),
                                      sampleOffset: batch.offset)
             let out = bundle.network(images: batch.images.tensors, mask: batch.images.mask, &ctx)
             // Non-finite outputs would stop the matcher first: report them as the loss they lead to.
-            var finite = Self.allFinite(out.logits) && Self.allFinite(out.boxes)
+            var finite = Self.allFinite(out.logits) && Self.allFinite(out.boxes) && out.masks.map(Self.allFinite) ?? true
             if let steps { finite = steps.all(finite) }
-            let losses = finite ? try criterion(out, TrainingData.targets(batch)) : nil
+            // A criterion that samples (Mask2Former's points) draws from the step's own seed.
+            let lossSeed = options.seed ^ (UInt64(step + 1) &* 0xD1B5_4A32_D192_ED03)
+            let losses = finite ? try criterion.trainingLosses(out, TrainingData.targets(batch), seed: lossSeed) : nil
             // The batch's loss and terms (summed over the processes: each holds its share).
             var logged = [Double(losses?.total.item ?? .nan)] + (losses?.terms.map { Double($0.value.item) } ?? [])
             var n = batch.targets.count
@@ -265,7 +284,8 @@ public final class Trainer {
         guard images > 0 else { throw TrainError.noSamples("epoch \(epoch + 1)") }
         return EpochRecord(epoch: epoch, trainLoss: lossSum / Double(images), valLoss: nil,
                            terms: termSums.mapValues { $0 / Double(images) }, termNames: termNames, learningRate: lr, seconds: 0,
-                           trainSeconds: trainSeconds, images: images, skipped: it.skipped.count, ap50: nil, map: nil, savedBest: false)
+                           trainSeconds: trainSeconds, images: images, skipped: it.skipped.count, ap50: nil, map: nil,
+                           metric: validation.metricKind, savedBest: false)
     }
 
     /// Whether `flag` holds on some process (every process takes the same decision).

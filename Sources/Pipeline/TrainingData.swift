@@ -12,31 +12,97 @@ struct TrainingData {
     /// Class names in id order.
     let classNames: [String]
 
-    /// Reads the data the options name (`cocoTrain` with its images, else `trainList`; their
-    /// validation counterparts); notes say what was skipped or clipped.
+    /// Panoptic data: the thing classes (ids); nil otherwise.
+    let thingClasses: [Int]?
+
+    /// Reads the data the options name (`panopticTrain` or `cocoTrain` with its images, else
+    /// `trainList`; their validation counterparts); notes say what was skipped or clipped. A
+    /// mask model's samples carry masks: COCO segmentations, panoptic segments (the validation
+    /// set with its crowd segments, as the panoptic evaluation needs them), or a VOC devkit's
+    /// SegmentationObject / SegmentationClass PNGs for the images of a lines file (semantic:
+    /// the classes are the background, then the classes file's).
     init(options: TrainOptions, note: (String) -> Void) throws {
         var classNames = options.classNames
         let train: any DetectionDataset
         var val: (any DetectionDataset)?
-        if let coco = options.cocoTrain {
+        var things: [Int]?
+        let masks = options.trainsMasks
+        if let panoptic = options.panopticTrain {
+            let ds = try COCOPanopticDataset(annotationFile: panoptic, imagesDirectory: options.cocoTrainImages ?? ".",
+                                             segmentsDirectory: options.panopticTrainSegments)
+            classNames = ds.categories.map(\.name)
+            things = ds.isThing.indices.filter { ds.isThing[$0] }
+            train = ds
+            if let v = options.panopticVal {
+                let vs = try COCOPanopticDataset(annotationFile: v, imagesDirectory: options.cocoValImages ?? ".",
+                                                 segmentsDirectory: options.panopticValSegments, includeCrowd: true)
+                guard vs.categories.map(\.name) == classNames else {
+                    throw TrainError.invalidOptions(["\(v): its categories differ from \(panoptic)'s"])
+                }
+                val = vs
+            }
+        } else if let coco = options.cocoTrain {
             let instances = try COCOInstances.load(coco)
-            let ds = COCODataset(instances: instances, imagesDirectory: options.cocoTrainImages ?? ".")
+            let ds = COCODataset(instances: instances, imagesDirectory: options.cocoTrainImages ?? ".", masks: masks)
             let byId = Dictionary(instances.categories.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
             if classNames.isEmpty { classNames = ds.categoryIds.map { byId[$0] ?? "\($0)" } }
             train = ds
-            if let v = options.cocoVal { val = try COCODataset(annotationFile: v, imagesDirectory: options.cocoValImages ?? ".") }
+            if let v = options.cocoVal {
+                val = try COCODataset(annotationFile: v, imagesDirectory: options.cocoValImages ?? ".", masks: masks)
+            }
         } else {
             guard let list = options.trainList else { throw TrainError.invalidOptions(["no training data"]) }
-            train = try Self.checkedLines(list, classCount: classNames.count, skipMissing: options.skipBadImages, note: note)
-            if let v = options.valList {
-                val = try Self.checkedLines(v, classCount: classNames.count, skipMissing: options.skipBadImages, note: note)
+            let lines = try Self.checkedLines(list, classCount: classNames.count, skipMissing: options.skipBadImages, note: note)
+            let vLines = try options.valList.map {
+                try Self.checkedLines($0, classCount: classNames.count, skipMissing: options.skipBadImages, note: note)
+            }
+            if masks {
+                let semantic = options.effectiveTask == .semantic
+                let names = classNames
+                func devkitSet(_ l: AnnotationLinesDataset, _ path: String) throws -> any DetectionDataset {
+                    try Self.devkitMasks(l, list: path, classNames: names, semantic: semantic)
+                }
+                train = try devkitSet(lines, list)
+                val = try vLines.map { try devkitSet($0, options.valList!) }
+                if semantic { classNames = ["background"] + classNames }
+            } else {
+                train = lines
+                val = vLines
             }
         }
-        guard train.count > 0 else { throw TrainError.noSamples(options.trainList ?? options.cocoTrain ?? "training data") }
+        guard train.count > 0 else { throw TrainError.noSamples(options.trainList ?? options.cocoTrain ?? options.panopticTrain ?? "training data") }
         if let v = val, v.count == 0 { val = nil }
         self.train = train
         validation = val
         self.classNames = classNames
+        thingClasses = things
+    }
+
+    /// The masks of a lines file's images from their VOC devkit (`<root>/VOC<year>/JPEGImages/`):
+    /// instance masks of the XML's objects from SegmentationObject, or (`semantic`) one region
+    /// per class from SegmentationClass. Every image must be in one devkit and have its PNGs.
+    static func devkitMasks(_ lines: AnnotationLinesDataset, list: String, classNames: [String], semantic: Bool) throws -> any DetectionDataset {
+        var devkit: VOCDevkit?
+        var ids: [String] = []
+        for line in lines.lines {
+            guard let (kit, id) = VOCDevkit.locating(imagePath: line.imagePath) else {
+                throw TrainError.invalidOptions(["\(list): training on masks reads a VOC devkit's segmentation PNGs, but \(line.imagePath) "
+                                                 + "is not in a devkit's VOC<year>/JPEGImages folder"])
+            }
+            if let d = devkit, d.root != kit.root || d.year != kit.year {
+                throw TrainError.invalidOptions(["\(list): its images are in two devkits (\(d.yearDirectory) and \(kit.yearDirectory))"])
+            }
+            devkit = kit
+            let png = semantic ? kit.segmentationClassPath(id) : kit.segmentationObjectPath(id)
+            guard FileIO.isFile(png) else {
+                throw TrainError.invalidOptions(["\(list): \(line.imagePath) has no \(png) (voc-annotation --image-sets segmentation "
+                                                 + "lists the images with masks)"])
+            }
+            ids.append(id)
+        }
+        guard let devkit else { return lines }
+        if semantic { return try VOCSemanticDataset(devkit: devkit, ids: ids, classCount: classNames.count + 1) }
+        return try VOCFolderDataset(devkit: devkit, ids: ids, classes: ClassList(names: classNames), masks: true)
     }
 
     /// Reads a lines file and checks it against the classes and the images: a class id
@@ -98,8 +164,11 @@ struct TrainingData {
         return try DataLoader(dataset: dataset, transform: transform, options: loaderOptions)
     }
 
-    /// A batch's targets as the criterion takes them (boxes `[n, 4]` cxcywh in [0, 1]).
+    /// A batch's targets as the criterion takes them (boxes `[n, 4]` cxcywh in [0, 1]; the
+    /// masks `[n, H, W]` at the padded batch's size when the batch has them).
     static func targets(_ batch: Batch) -> [DETRTarget] {
-        batch.targets.map { DETRTarget(labels: $0.labels, boxes: Tensor($0.boxes, shape: [$0.labels.count, 4])) }
+        batch.targets.enumerated().map { i, t in
+            DETRTarget(labels: t.labels, boxes: Tensor(t.boxes, shape: [t.labels.count, 4]), masks: batch.masks?[i])
+        }
     }
 }

@@ -5,22 +5,83 @@ import Model
 import NN
 import Tensor
 
-/// How well a network does on a validation set: the criterion's mean loss, and COCO AP50
-/// and AP (0.5:0.95) of its detections. In a data-parallel run (`world`) each process computes
+/// The number a run validates with, by what the model predicts: COCO box AP for box models,
+/// COCO mask (segm) AP for instance masks, PQ for panoptic segments, mIoU for semantic regions.
+public enum ValidationMetric: String, Codable, Sendable {
+    case boxAP, maskAP, panopticQuality, meanIoU
+
+    /// The metric of a run's options.
+    public static func of(_ options: TrainOptions) -> ValidationMetric {
+        switch options.effectiveTask {
+        case nil: return .boxAP
+        case .instance: return .maskAP
+        case .panoptic: return .panopticQuality
+        case .semantic: return .meanIoU
+        }
+    }
+
+    /// What the values are called in logs (the first plotted, in `epoch_map.txt`).
+    public var names: [String] {
+        switch self {
+        case .boxAP: return ["AP50", "mAP"]
+        case .maskAP: return ["mask AP50", "mask mAP"]
+        case .panopticQuality: return ["PQ", "SQ"]
+        case .meanIoU: return ["mIoU"]
+        }
+    }
+
+    /// Their keys in `epochs.jsonl`.
+    public var keys: [String] {
+        switch self {
+        case .boxAP: return ["ap50", "map"]
+        case .maskAP: return ["mask_ap50", "mask_map"]
+        case .panopticQuality: return ["pq", "sq"]
+        case .meanIoU: return ["miou"]
+        }
+    }
+
+    /// The title of the metric's plot.
+    public var title: String {
+        switch self {
+        case .boxAP: return "COCO AP50 on the validation set"
+        case .maskAP: return "COCO mask AP50 on the validation set"
+        case .panopticQuality: return "PQ on the validation set"
+        case .meanIoU: return "mIoU on the validation set"
+        }
+    }
+}
+
+/// How well a network does on a validation set: the criterion's mean loss, and the metric of
+/// what it predicts (`ValidationMetric`: COCO AP50 and AP (0.5:0.95) of its detections for a
+/// box model). In a data-parallel run (`world`) each process computes
 /// its shard (whole batches, images) and the results are gathered, so every process gets the
 /// numbers one process would compute.
 public struct Validation {
     public let bundle: ModelBundle
-    let criterion: SetCriterion
+    let criterion: any TrainingCriterion
     /// The loader settings (transforms preset, input size, workers, seed).
     let options: TrainOptions
     let world: ProcessWorld?
 
-    init(bundle: ModelBundle, criterion: SetCriterion, options: TrainOptions, world: ProcessWorld? = nil) {
+    init(bundle: ModelBundle, criterion: any TrainingCriterion, options: TrainOptions, world: ProcessWorld? = nil) {
         self.bundle = bundle
         self.criterion = criterion
         self.options = options
         self.world = world
+    }
+
+    /// The run's metric.
+    public var metricKind: ValidationMetric { ValidationMetric.of(options) }
+
+    /// The metric's values on a data set, in `metricKind.names` order.
+    public func metric(_ dataset: any DetectionDataset) throws -> [Double] {
+        switch metricKind {
+        case .boxAP:
+            let (ap50, map) = try cocoAP(dataset)
+            return [ap50, map]
+        case .maskAP, .panopticQuality, .meanIoU:
+            return []
+        }
     }
 
     /// Mean total loss over the validation set (inference mode: running batch-norm statistics, no dropout).
@@ -53,7 +114,7 @@ public struct Validation {
             while let b = try it.next() {
                 var ctx = ForwardContext.inference
                 let out = bundle.network(images: b.images.tensors, mask: b.images.mask, &ctx)
-                let losses = try criterion(out, TrainingData.targets(b))
+                let losses = try criterion.trainingLosses(out, TrainingData.targets(b), seed: options.seed)
                 sum += Double(losses.total.item) * Double(b.targets.count)
                 n += b.targets.count
             }

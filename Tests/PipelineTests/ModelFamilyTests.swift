@@ -114,7 +114,7 @@ final class ModelFamilyTests: XCTestCase {
 
     /// A mask classifier's inference settings travel with its config (absent keys: the official
     /// defaults); detr-train's box losses refuse it by name of the capability.
-    func testMaskClassifier_SettingsRoundTripAndTrainingIsRefused() throws {
+    func testMaskClassifier_SettingsRoundTripAndTrainingOptions() throws {
         var c = Mask2FormerConfig()
         c.numClasses = 4
         c.task = .panoptic
@@ -139,11 +139,31 @@ final class ModelFamilyTests: XCTestCase {
         c.thingClasses = [4]
         XCTAssertEqual(c.problems(), ["thing class 4 is outside 0..<4"])
 
+        // A mask classifier trains on masks, instance by default; box models do not.
         var options = TrainOptions()
         options.config = ModelConfig(defaults)
         options.trainList = "train.txt"
-        XCTAssertTrue(options.problems().contains { $0.contains("mask2former classifies masks") }, "\(options.problems())")
+        XCTAssertEqual(options.problems(), [])
+        XCTAssertTrue(options.trainsMasks)
+        XCTAssertEqual(options.effectiveTask, .instance)
+        options.task = .semantic
+        XCTAssertEqual(options.problems(), [])
+        options.task = .panoptic
+        XCTAssertEqual(options.problems(), ["--task panoptic trains on COCO panoptic data (--coco-panoptic)"])
+        options.task = nil
+        options.panopticTrain = "panoptic.json"
+        options.cocoTrainImages = "images"
+        XCTAssertEqual(options.effectiveTask, .panoptic)
         options.config = try ModelConfig(family: "detr")
-        XCTAssertFalse(options.problems().contains { $0.contains("classifies masks") })
+        XCTAssertFalse(options.trainsMasks)
+        XCTAssertNil(options.effectiveTask)
+        options.masks = true
+        XCTAssertEqual(options.problems(), [], "--masks turns DETR's segmentation head on (the trainer sets maskHead)")
+        options.task = .semantic
+        XCTAssertEqual(options.problems(), ["--task semantic trains a mask classifier (--model mask2former)"])
+        options.task = nil
+        options.config = try ModelConfig(family: "conditional-detr")
+        XCTAssertEqual(options.problems().count, 1)
+        XCTAssertTrue(options.problems()[0].hasPrefix("--masks trains DETR's segmentation head"), "\(options.problems())")
     }
 }

@@ -46,6 +46,7 @@ extension ConditionalDETRConfig: TransformerDetectorConfig {
         applySharedSettings(s)
         if s.classLoss == .softmax { out.append("conditional-detr has sigmoid focal classification only") }
         if s.maskHead == true { out.append("conditional-detr has no mask head") }
+        if s.maskPoints != nil { out.append("conditional-detr has no masks (mask points are mask2former's)") }
         return out
     }
 

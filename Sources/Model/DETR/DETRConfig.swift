@@ -77,7 +77,7 @@ extension DETRConfig: TransformerDetectorConfig {
             // The focal recipe's costs and weights (Deformable / Conditional DETR): class 2, L1 5, GIoU 2.
             if v == .sigmoid { self.costClass = 2; self.lossCE = 2 } else { self.costClass = 1; self.lossCE = 1 }
         }
-        return []
+        return s.maskPoints != nil ? ["detr's mask losses use every pixel (mask points are mask2former's)"] : []
     }
 
     public static func recognises(_ keys: Set<String>) -> Bool {

@@ -34,6 +34,8 @@ public struct Mask2FormerConfig: Equatable, Sendable, Codable {
     public var numQueries = 100
     /// Dropout of the pixel decoder's encoder and of the decoder (0 in the official configs).
     public var dropout: Float = 0
+    /// Points sampled per mask in matching and in the mask losses (`TRAIN_NUM_POINTS`, 112 x 112).
+    public var trainPoints = 12544
 
     /// The task of the checkpoint's results (`predict` draws instances or writes panoptic
     /// segments by it unless told otherwise).
@@ -56,7 +58,7 @@ public struct Mask2FormerConfig: Equatable, Sendable, Codable {
         if numClasses < 1 { out.append("numClasses (\(numClasses)) must be at least 1") }
         for (name, v) in [("convDim", convDim), ("maskDim", maskDim), ("hiddenDim", hiddenDim), ("heads", heads), ("points", points),
                           ("encoderLayers", encoderLayers), ("encoderFeedForward", encoderFeedForward), ("decoderLayers", decoderLayers),
-                          ("feedForward", feedForward), ("numQueries", numQueries)] where v < 1 {
+                          ("feedForward", feedForward), ("numQueries", numQueries), ("trainPoints", trainPoints)] where v < 1 {
             out.append("\(name) (\(v)) must be at least 1")
         }
         if convDim % 32 != 0 { out.append("convDim (\(convDim)) must be a multiple of 32 (GroupNorm of 32 groups)") }

@@ -69,6 +69,10 @@ public struct Mask2FormerCriterion: Sendable {
     public var numPoints = 12544
     public var oversampleRatio: Float = 3
     public var importanceSampleRatio: Float = 0.75
+    /// Data-parallel training: sums a vector over the processes, each holding a part of the
+    /// global batch (see `SetCriterion.globalSum`): the number of target masks and the
+    /// cross-entropy's class-weight sum are then the global batch's. nil: one process.
+    public var globalSum: (@Sendable (inout [Double]) -> Void)?
 
     public init(numClasses: Int) {
         self.numClasses = numClasses
@@ -204,12 +208,23 @@ public struct Mask2FormerCriterion: Sendable {
     public func callAsFunction(_ predictions: [Mask2FormerPrediction], _ targets: [Mask2FormerTarget],
                                using rng: inout SplitMix64) throws -> Mask2FormerLosses {
         guard !predictions.isEmpty else { throw DETRInputError.invalidArgument("Mask2FormerCriterion: no predictions") }
-        let numMasks = Swift.max(Float(targets.map { $0.labels.count }.reduce(0, +)), 1)
+        // The normalisers: the number of target masks, and the class-weight sum of the
+        // cross-entropy (every target is matched when there are at least as many queries, so
+        // it is known before matching), over every process in data-parallel training.
+        let q = predictions[0].classLogits.shape.count == 3 ? predictions[0].classLogits.shape[1] : 0
+        let matched = targets.reduce(0) { $0 + Swift.min($1.labels.count, q) }
+        var counts = [Double(targets.map { $0.labels.count }.reduce(0, +)),
+                      Double(matched) + Double(targets.count * q - matched) * Double(noObjectWeight)]
+        let local = counts
+        globalSum?(&counts)
+        let numMasks = Swift.max(Float(counts[0]), 1)
+        let ceShare: Float = counts[1] > 0 ? Float(local[1] / counts[1]) : 1
         var terms = [Mask2FormerLossTerms?](repeating: nil, count: predictions.count)
         var indices = [[MatchIndices]](repeating: [], count: predictions.count)
         for i in [predictions.count - 1] + Array(0..<(predictions.count - 1)) {
             indices[i] = try match(predictions[i], targets, using: &rng)
             terms[i] = try self.terms(predictions[i], targets, indices[i], numMasks: numMasks, using: &rng)
+            if ceShare != 1 { terms[i]!.ce = terms[i]!.ce * ceShare }
         }
         let all = terms.map { $0! }
         var total = Tensor.zeros([])
@@ -222,5 +237,28 @@ public struct Mask2FormerCriterion: Sendable {
                       LossTerm(name: "loss_dice" + suffix, weight: weightDice, value: t.dice)]
         }
         return Mask2FormerLosses(terms: all, indices: indices, total: total, named: named)
+    }
+}
+
+extension Mask2FormerCriterion: TrainingCriterion {
+    /// The trainer's view: the network's `DETROutput` (the last prediction, the earlier ones as
+    /// `aux`; class logits and mask logits) and targets with masks; points drawn from
+    /// SplitMix64(seed). Logs the last prediction's weighted terms.
+    public func trainingLosses(_ output: DETROutput, _ targets: [DETRTarget], seed: UInt64) throws -> (total: Tensor, terms: [LossTerm]) {
+        var predictions: [Mask2FormerPrediction] = []
+        for o in output.aux + [output] {
+            guard let masks = o.masks else { throw DETRInputError.invalidArgument("Mask2FormerCriterion: an output without mask logits") }
+            predictions.append(Mask2FormerPrediction(classLogits: o.logits, maskLogits: masks))
+        }
+        var mask2formerTargets: [Mask2FormerTarget] = []
+        for (b, t) in targets.enumerated() {
+            guard let m = t.masks else {
+                throw DETRInputError.invalidArgument("Mask2FormerCriterion: target \(b) has no masks (mask models train on data with masks)")
+            }
+            mask2formerTargets.append(Mask2FormerTarget(labels: t.labels, masks: m))
+        }
+        var rng = SplitMix64(seed: seed)
+        let l = try self(predictions, mask2formerTargets, using: &rng)
+        return (l.total, Array(l.named.suffix(3)))
     }
 }

@@ -3,23 +3,29 @@ import NN
 import Tensor
 
 /// Mask2Former as a model family of the tools (`mask2former`): a mask classifier whose
-/// checkpoints carry its inference settings. Training it goes through its own criterion
-/// (`Mask2FormerCriterion`), not detr-train's box losses.
+/// checkpoints carry its inference settings. It trains with its own criterion
+/// (`Mask2FormerCriterion`, `makeTrainingCriterion`).
 extension Mask2FormerConfig: MaskClassifierConfig {
     public static let family = "mask2former"
-    public static let summary = "Mask2Former (Cheng et al. 2022): masked-attention mask classification for instance and panoptic segmentation (inference only in the tools)"
+    public static let summary = "Mask2Former (Cheng et al. 2022): masked-attention mask classification for instance, panoptic and semantic segmentation"
 
     /// Mask2Former has one query group.
     public var groups: Int { 1 }
 
     public func makeNetwork(using rng: inout SplitMix64) -> any DetectionNetwork { Mask2Former(self, using: &rng) }
 
-    /// The box-and-class criterion of the shared trainer with Mask2Former's class weights; the
-    /// trainer refuses mask classifiers (their losses are `Mask2FormerCriterion`'s), so this is
-    /// what the protocol asks for, never a training loss of this family.
+    /// The box-and-class criterion with Mask2Former's class weights (what the protocol asks
+    /// for); the trainer takes `makeTrainingCriterion()`, Mask2Former's own.
     public func makeCriterion() -> SetCriterion {
         SetCriterion(numClasses: numClasses, weights: LossWeights(ce: weightCE, bbox: 0, giou: 0, mask: weightMask, dice: weightDice),
                      eosCoefficient: noObjectWeight)
+    }
+
+    /// Mask2Former's own criterion (point-sampled matching and mask losses, every prediction).
+    public func makeTrainingCriterion() -> any TrainingCriterion {
+        var c = Mask2FormerCriterion(numClasses: numClasses)
+        c.numPoints = trainPoints
+        return c
     }
 
     public mutating func apply(_ s: ArchitectureSettings) -> [String] {
@@ -36,11 +42,12 @@ extension Mask2FormerConfig: MaskClassifierConfig {
         if let v = s.decoderLayers { decoderLayers = v }
         if let v = s.feedForward { feedForward = v }
         if let v = s.dropout { dropout = v }
+        if let v = s.maskPoints { trainPoints = v }
         if s.backboneStages != nil && s.backboneStages != 4 { out.append("mask2former reads all four backbone stages") }
         if s.groups != nil && s.groups != 1 { out.append("mask2former has one query group") }
         if s.classLoss == .sigmoid { out.append("mask2former has softmax classification with \"no object\" only") }
         if s.maskHead == false { out.append("mask2former always predicts masks") }
-        if s.auxLoss != nil { out.append("mask2former's auxiliary predictions are part of its criterion, not a setting") }
+        if s.auxLoss == false { out.append("mask2former's criterion always scores every prediction (no --no-aux-loss)") }
         return out
     }
 

@@ -34,6 +34,9 @@ public protocol DetectorConfig: Codable, Sendable {
     func makeNetwork(using rng: inout SplitMix64) -> any DetectionNetwork
     /// The matcher and loss of the family (the terms it names and weights).
     func makeCriterion() -> SetCriterion
+    /// What a trainer minimises for this family (default: `makeCriterion()`, DETR's set
+    /// criterion with its mask terms when the outputs carry masks).
+    func makeTrainingCriterion() -> any TrainingCriterion
     /// Applies the architecture flags a tool was given; returns a message for each setting
     /// the family does not have.
     mutating func apply(_ settings: ArchitectureSettings) -> [String]
@@ -45,12 +48,37 @@ public protocol DetectorConfig: Codable, Sendable {
     static func inferred(from shapes: [String: [Int]], numClasses: Int?) throws -> Self
 }
 
+extension DetectorConfig {
+    public func makeTrainingCriterion() -> any TrainingCriterion { makeCriterion() }
+}
+
+/// The loss a trainer minimises, for any family: outputs and targets in, the weighted total
+/// (to differentiate) and the named weighted terms of the last prediction (to log) out.
+/// Targets carry boxes (normalised cxcywh) and, when the data has them, masks [n, H, W] at the
+/// padded batch's size (zero in the padding).
+public protocol TrainingCriterion: Sendable {
+    /// `seed`: what a criterion that samples (Mask2Former's points) draws from; the same seed
+    /// gives the same loss.
+    func trainingLosses(_ output: DETROutput, _ targets: [DETRTarget], seed: UInt64) throws -> (total: Tensor, terms: [LossTerm])
+    /// Data-parallel training: sums a vector over the processes (see `SetCriterion.globalSum`).
+    var globalSum: (@Sendable (inout [Double]) -> Void)? { get set }
+}
+
+extension SetCriterion: TrainingCriterion {
+    public func trainingLosses(_ output: DETROutput, _ targets: [DETRTarget], seed: UInt64) throws -> (total: Tensor, terms: [LossTerm]) {
+        let l = try losses(output, targets)
+        return (l.total, l.terms)
+    }
+}
+
 /// The tasks a mask-classification family's inference serves.
 public enum SegmentationTask: String, Codable, Sendable, CaseIterable {
     /// Instances: the best (query, class) pairs, each a class, a score and a mask.
     case instance
     /// Panoptic segments: every pixel at most one segment; a stuff class's segments merged.
     case panoptic
+    /// Semantic segmentation: per pixel the class of highest score (classes are regions, not instances).
+    case semantic
 }
 
 /// A family whose network classifies masks (Mask2Former) instead of predicting boxes. Its
@@ -102,6 +130,8 @@ public struct ArchitectureSettings: Codable, Equatable, Sendable {
     /// Class scoring and loss: softmax cross-entropy with "no object", or sigmoid focal.
     public var classLoss: ClassScoring?
     public var maskHead: Bool?
+    /// Points sampled per mask in a mask classifier's matching and mask losses.
+    public var maskPoints: Int?
 
     public init() {}
 }

@@ -34,6 +34,8 @@ struct ArchitectureOptions: ParsableArguments {
     var ffn: Int?
     @Option(help: "Dropout in the transformer (default 0.1).")
     var dropout: Float?
+    @Option(help: "Points sampled per mask in Mask2Former's matching and mask losses (default 12544, 112 x 112).")
+    var maskPoints: Int?
     @Flag(inversion: .prefixedNo, help: "Auxiliary decoding losses (every decoder layer).")
     var auxLoss = true
 
@@ -54,6 +56,7 @@ struct ArchitectureOptions: ParsableArguments {
         a.feedForward = ffn
         a.dropout = dropout
         a.auxLoss = auxLoss
+        a.maskPoints = maskPoints
         switch loss {
         case nil: break
         case "softmax": a.classLoss = .softmax

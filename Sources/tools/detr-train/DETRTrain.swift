@@ -10,7 +10,7 @@ import ToolSupport
 struct DETRTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "detr-train",
-        abstract: "Train a DETR-family model (DETR, Conditional DETR, with Group DETR query groups) on annotation lines (2007_train.txt) or a COCO instances file.",
+        abstract: "Train a DETR-family model (DETR, Conditional DETR, with Group DETR query groups; DETR's segmentation head; Mask2Former) on annotation lines (2007_train.txt), a COCO instances file or COCO panoptic data.",
         discussion: """
         Two phases as the reference train.py: with pretrained weights (--weights or \
         --backbone-weights) the backbone is frozen for --freeze-epochs epochs at --freeze-batch, \
@@ -26,6 +26,11 @@ struct DETRTrain: ParsableCommand {
         Several processes (mpirun -np N detr-train ..., Open MPI; one machine or a hostfile): \
         one model trained data-parallel, --batch the global batch (divisible by N), each process \
         its share of every batch; rank 0 writes the logs and checkpoints. See the README.
+        Masks: --masks trains DETR's segmentation head as the DETR paper does (first a box \
+        model, then --masks --weights <its checkpoint> trains the mask head with focal and dice \
+        losses); --model mask2former trains on masks directly, for --task instance, panoptic \
+        (--coco-panoptic) or semantic (a VOC devkit's lines: SegmentationClass PNGs). Mask models \
+        validate with COCO mask AP (instance), PQ (panoptic) or mIoU (semantic).
         Bad list entries: a missing or unreadable image is skipped and counted (--strict-images: \
         an error), boxes reaching outside their image are clipped (counted), a class id outside \
         the classes file is an error naming the image.
@@ -44,7 +49,9 @@ struct DETRTrain: ParsableCommand {
             runOptions.applyResumable(to: &o)
             return o
         }
-        guard data.hasTrainingData else { throw ToolError("give a training lines file (2007_train.txt) or --coco FILE --images DIR") }
+        guard data.hasTrainingData else {
+            throw ToolError("give a training lines file (2007_train.txt), --coco FILE --images DIR or --coco-panoptic FILE --images DIR")
+        }
         var o = TrainOptions()
         try data.apply(to: &o)
         try network.apply(to: &o)

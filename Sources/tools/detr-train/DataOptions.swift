@@ -1,6 +1,7 @@
 import ArgumentParser
 import Augment
 import Datasets
+import Model
 import Pipeline
 
 /// What detr-train learns from: annotation lines or a COCO instances file with their images,
@@ -21,8 +22,21 @@ struct DataOptions: ParsableArguments {
     var images: String?
     @Option(help: "COCO instances file for validation.")
     var cocoVal: String?
-    @Option(help: "Image folder of --coco-val.")
+    @Option(help: "Image folder of --coco-val (or --coco-panoptic-val).")
     var valImages: String?
+    @Option(help: "COCO panoptic JSON to train on (segment PNGs in --segments; classes from its categories, things and stuff). Trains a mask model's panoptic task.")
+    var cocoPanoptic: String?
+    @Option(help: "Segment PNG folder of --coco-panoptic (default: the folder named as the JSON beside it, else segments/ beside it).")
+    var segments: String?
+    @Option(help: "COCO panoptic JSON for validation (PQ every --eval-period).")
+    var cocoPanopticVal: String?
+    @Option(help: "Segment PNG folder of --coco-panoptic-val.")
+    var valSegments: String?
+
+    @Flag(help: "Train on masks: DETR's segmentation head (--model detr, start from a box checkpoint with --weights) on COCO segmentations or the SegmentationObject PNGs of a VOC devkit's lines. Mask classifiers (--model mask2former) always train on masks.")
+    var masks = false
+    @Option(help: "Task of a mask model: instance (masks per object), panoptic (--coco-panoptic data) or semantic (mask2former on a VOC devkit's SegmentationClass PNGs; classes: background, then the classes file's). Default: panoptic for panoptic data, else instance.")
+    var task: SegmentationTask?
 
     @Option(help: "Input size: shorter side (detr preset; longer side at most 1333 * size / 800) or square side (reference preset).")
     var inputSize: Int = 800
@@ -31,8 +45,8 @@ struct DataOptions: ParsableArguments {
     @Flag(help: "A missing or unreadable image in the lists is an error instead of a counted skip.")
     var strictImages = false
 
-    /// Whether training data was named (lines or COCO).
-    var hasTrainingData: Bool { lines != nil || coco != nil }
+    /// Whether training data was named (lines, COCO or COCO panoptic).
+    var hasTrainingData: Bool { lines != nil || coco != nil || cocoPanoptic != nil }
 
     /// Sets the data fields of `o`; reads the classes file (unless COCO categories name the
     /// classes and `--classes` was not given).
@@ -43,7 +57,17 @@ struct DataOptions: ParsableArguments {
         o.cocoTrainImages = images
         o.cocoVal = cocoVal
         o.cocoValImages = valImages
-        if coco == nil || CommandLine.arguments.contains("--classes") {
+        o.panopticTrain = cocoPanoptic
+        o.panopticTrainSegments = segments
+        o.panopticVal = cocoPanopticVal
+        o.panopticValSegments = valSegments
+        o.masks = masks
+        o.task = task
+        if cocoPanoptic != nil {
+            if CommandLine.arguments.contains("--classes") {
+                throw ValidationError("--coco-panoptic takes its classes from the JSON's categories: leave out --classes")
+            }
+        } else if coco == nil || CommandLine.arguments.contains("--classes") {
             o.classNames = try ClassList.load(classes).usedNames
         }
         o.inputSize = inputSize
@@ -51,3 +75,5 @@ struct DataOptions: ParsableArguments {
         o.skipBadImages = !strictImages
     }
 }
+
+extension SegmentationTask: ExpressibleByArgument {}

@@ -30,7 +30,8 @@ enum TrainConsole {
         if let v = r.valLoss { line += String(format: " - val_loss %.3f", v) }
         line += " - " + r.termNames.map { String(format: "%@ %.3f", $0, r.terms[$0] ?? 0) }.joined(separator: " ")
         line += String(format: " - lr %.1e - %.1f s (%.1f img/s)", r.learningRate, r.seconds, Double(r.images) / max(r.trainSeconds, 1e-9))
-        if let ap = r.ap50, let m = r.map { line += String(format: " - AP50 %.3f mAP %.3f", ap, m) }
+        let shown = zip(r.metric.names, [r.ap50, r.map]).compactMap { name, v in v.map { String(format: "%@ %.3f", name, $0) } }
+        if !shown.isEmpty { line += " - " + shown.joined(separator: " ") }
         if r.skipped > 0 { line += " - \(r.skipped) samples skipped" }
         if r.savedBest { line += " - best" }
         return line
