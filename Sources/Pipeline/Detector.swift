@@ -50,6 +50,10 @@ public struct DetectionResult: Sendable {
     public var panoptic: PanopticPrediction?
     public var output: DETROutput
     public var prepared: PreparedImage
+    /// A mask classifier's semantic label map at the image size (row-major class ids), when the
+    /// detector's task is semantic; the detections are then its regions, one per class present
+    /// (score 1, the region as mask, its extent as box).
+    public var semantic: [Int]? = nil
 }
 
 /// Runs a `ModelBundle` on images: preprocessing of its preset, the network in inference mode
@@ -165,6 +169,7 @@ extension Detector {
         }
         let classLogits = out.logits.squeeze(0)
         let masks = imageMaskLogits(maskLogits.squeeze(0), prepared: p)
+        if task == .semantic { return semanticRegions(Self.semanticArgmax(classLogits: classLogits, masks: masks), out, p) }
         let instances = classifier.instances(classLogits: classLogits, masks: masks).filter { $0.score > confidence }
         let w = p.originalSize.width
         let detections = instances.enumerated().map { k, inst -> Detection in
@@ -215,8 +220,13 @@ extension Detector {
         guard let maskLogits = out.masks, out.batchSize == 1 else {
             throw DETRInputError.invalidArgument("a mask classifier's output needs mask logits for one image")
         }
-        let masks = imageMaskLogits(maskLogits.squeeze(0), prepared: p)
-        let scores = Mask2FormerInference.semantic(classLogits: out.logits.squeeze(0), masks: masks)
+        return Self.semanticArgmax(classLogits: out.logits.squeeze(0), masks: imageMaskLogits(maskLogits.squeeze(0), prepared: p))
+    }
+
+    /// Per pixel the class of highest semantic score, from one image's class logits [Q, C+1] and
+    /// mask logits [Q, H, W].
+    static func semanticArgmax(classLogits: Tensor, masks: Tensor) -> [Int] {
+        let scores = Mask2FormerInference.semantic(classLogits: classLogits, masks: masks)
         let c = scores.shape[0], hw = scores.shape[1] * scores.shape[2]
         let s = scores.data
         var labels = [Int](repeating: 0, count: hw)
@@ -229,5 +239,36 @@ extension Detector {
             labels[i] = label
         }
         return labels
+    }
+}
+
+extension Detector {
+    /// The semantic task's result: the label map, and one region per class present as a
+    /// detection (score 1) with its mask and extent.
+    func semanticRegions(_ labels: [Int], _ out: DETROutput, _ p: PreparedImage) -> DetectionResult {
+        let w = p.originalSize.width
+        var present: [Int: Int] = [:]
+        var regions: [[Bool]] = [], extents: [(x0: Int, y0: Int, x1: Int, y1: Int)] = [], classes: [Int] = []
+        for (i, label) in labels.enumerated() {
+            let k: Int
+            if let found = present[label] {
+                k = found
+            } else {
+                k = regions.count
+                present[label] = k
+                regions.append([Bool](repeating: false, count: labels.count))
+                extents.append((Int.max, Int.max, 0, 0))
+                classes.append(label)
+            }
+            regions[k][i] = true
+            let x = i % w, y = i / w
+            extents[k] = (min(extents[k].x0, x), min(extents[k].y0, y), max(extents[k].x1, x + 1), max(extents[k].y1, y + 1))
+        }
+        let order = classes.indices.sorted { classes[$0] < classes[$1] }
+        let detections = order.enumerated().map { n, k in
+            Detection(query: n, label: classes[k], score: 1,
+                      box: DetectionBox(x0: Float(extents[k].x0), y0: Float(extents[k].y0), x1: Float(extents[k].x1), y1: Float(extents[k].y1)))
+        }
+        return DetectionResult(detections: detections, masks: order.map { regions[$0] }, panoptic: nil, output: out, prepared: p, semantic: labels)
     }
 }

@@ -263,6 +263,23 @@ final class Mask2FormerToolTests: XCTestCase {
         }
         XCTAssertEqual(try String(contentsOfFile: dir + "/out.json", encoding: .utf8),
                        expected.result.jsonText(classNames: fileOrder))
+        // predict --task semantic: the same label maps in the checkpoint's class order, and one
+        // region per class present (score 1, the region as its RLE mask).
+        let p = try ToolRunner.run("predict", [folder, "--weights", ck, "--out", dir + "/sem", "--task", "semantic"])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        let entries = try XCTUnwrap(readJSON(dir + "/sem/detections.json") as? [[String: Any]])
+        for (k, name) in ["a", "b"].enumerated() {
+            let labels = expectedMaps[k].map { UInt8(Self.classNames.firstIndex(of: fileOrder[Int($0)])!) }
+            XCTAssertEqual(try ImageIO.loadIndexed(dir + "/sem/semantic/" + name + ".png").indices, labels, name)
+            let regions = entries.filter { ($0["image_id"] as? Int) == k }
+            XCTAssertEqual(regions.compactMap { $0["category_id"] as? Int }, Set(labels).sorted().map(Int.init), name)
+            for g in regions {
+                XCTAssertEqual(g["score"] as? Double, 1)
+                let seg = try XCTUnwrap(g["segmentation"] as? [String: Any])
+                let rle = try XCTUnwrap(RLE(compressed: try XCTUnwrap(seg["counts"] as? String), height: images[k].height, width: images[k].width))
+                XCTAssertEqual(rle.decodeRowMajor(), labels.map { Int($0) == (g["category_id"] as? Int) ? 1 : 0 }, name)
+            }
+        }
         // A box model is refused naming the checkpoint; --weights needs --images.
         let detr = dir + "/detr"
         try ModelBundle.fresh(config: TinyConfig.detr(queries: 4, decoderLayers: 1, classes: 3), classNames: Self.classNames,

@@ -65,7 +65,7 @@ struct Predict: ParsableCommand {
     @Option(help: "Only measure speed: N timed runs (decode excluded; preprocessing, network and post-processing included) on the first image after one warm-up; prints images/s and writes nothing.")
     var fps: Int?
 
-    @Option(help: "A mask classifier's task (default: its checkpoint's): instance draws and lists its instances; panoptic also writes <out>/panoptic/<stem>.png (segment ids as R + 256 G + 256^2 B, 0 = void) and <out>/panoptic.json (COCO panoptic, image_id and category_id as in detections.json), what 'get-map panoptic' reads.")
+    @Option(help: "A mask classifier's task (default: its checkpoint's): instance draws and lists its instances; panoptic also writes <out>/panoptic/<stem>.png (segment ids as R + 256 G + 256^2 B, 0 = void) and <out>/panoptic.json (COCO panoptic, image_id and category_id as in detections.json), what 'get-map panoptic' reads; semantic draws and lists one region per class present (score 1) and writes <out>/semantic/<stem>.png (VOC palette PNG of class indices).")
     var task: SegmentationTask?
 
     @Option(help: "Also write the raw network tensors to this .safetensors file: for each image <stem>, <stem>/input [1,3,H,W] (the normalised input), <stem>/mask [1,H,W] (0/1), <stem>/pred_logits [1,Q,C+1], <stem>/pred_boxes [1,Q,4] (cxcywh in [0,1]) and, with a segmentation head, <stem>/pred_masks.")

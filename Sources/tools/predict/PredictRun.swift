@@ -92,6 +92,12 @@ struct PredictRun {
             rawTensors.merge(PredictOutputs.rawTensors(prepared, output, key: item.key)) { a, _ in a }
         }
         json.append(result.detections, masks: result.masks, size: (image.height, image.width), image: item, classNames: names)
+        if let labels = result.semantic {
+            let folder = FileIO.join(options.out, "semantic")
+            try FileIO.makeDirectories(folder)
+            try ImageIO.saveIndexed(IndexedImage(width: image.width, height: image.height, indices: labels.map { UInt8(clamping: $0) },
+                                                 palette: IndexedImage.vocPalette), to: FileIO.join(folder, item.key + ".png"))
+        }
         if let panoptic = result.panoptic {
             panopticItems.append(PanopticWriter.Item(imageID: .int(item.index), fileName: item.key + ".png", prediction: panoptic))
         }
