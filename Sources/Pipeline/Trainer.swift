@@ -242,8 +242,10 @@ public final class Trainer {
             // Non-finite outputs would stop the matcher first: report them as the loss they lead to.
             var finite = Self.allFinite(out.logits) && Self.allFinite(out.boxes) && out.masks.map(Self.allFinite) ?? true
             if let steps { finite = steps.all(finite) }
-            // A criterion that samples (Mask2Former's points) draws from the step's own seed.
-            let lossSeed = options.seed ^ (UInt64(step + 1) &* 0xD1B5_4A32_D192_ED03)
+            // A criterion that samples (Mask2Former's points) draws from the step's own seed, and
+            // each process of a data-parallel run from its own (the draws then differ from one
+            // process's: such a run is equivalent in distribution, not to the digit).
+            let lossSeed = options.seed ^ (UInt64(step + 1) &* 0xD1B5_4A32_D192_ED03) ^ (UInt64(batch.offset) &* 0x94D0_49BB_1331_11EB)
             let losses = finite ? try criterion.trainingLosses(out, TrainingData.targets(batch), seed: lossSeed) : nil
             // The batch's loss and terms (summed over the processes: each holds its share).
             var logged = [Double(losses?.total.item ?? .nan)] + (losses?.terms.map { Double($0.value.item) } ?? [])

@@ -249,3 +249,53 @@ final class TrainerBackboneWeightsTests: XCTestCase {
         }
     }
 }
+
+/// Mask data for the trainer: a lines file's images must be in a VOC devkit with their
+/// segmentation PNGs; what is not names the list and the image.
+final class TrainerMaskDataTests: XCTestCase {
+    func testLinesOutsideADevkitOrWithoutMasks_AreErrorsNamingListAndImage() throws {
+        let dir = try makeTemporaryDirectory("detrkit-maskdata")
+        let shapes = try ShapesFixture.make(in: dir + "/plain", count: 2, side: 64, seed: 3)
+        var o = tinyTrainOptions(lines: shapes.lines, saveDir: dir + "/logs")
+        o.masks = true
+        XCTAssertThrowsError(try Trainer(options: o)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains(shapes.lines + ": training on masks reads a VOC devkit's segmentation PNGs, but "
+                                        + shapes.annotations[0].path + " is not in a devkit's VOC<year>/JPEGImages folder"), text)
+        }
+        // In a devkit, but an image without its SegmentationObject PNG.
+        let summary = try makeSegmentationDemo(images: 3, minSide: 64, maxSide: 64, seed: 2)
+        let kit = VOCDevkit(root: summary.devkit)
+        let ids = try kit.readImageSet("trainval", from: .segmentation)
+        let lines = try ids.map { id in
+            AnnotationLine(imagePath: FileIO.join(kit.imagesDirectory, id + ".jpg"),
+                           boxes: try VOCAnnotation.load(kit.annotationPath(id)).objects.filter { !$0.difficult }.map {
+                               LabeledBox(box: $0.box, classId: DemoData.classNames.firstIndex(of: $0.name)!)
+                           })
+        }
+        o.trainList = dir + "/seg.txt"
+        try AnnotationLines.write(lines, to: o.trainList!)
+        try FileManager.default.removeItem(atPath: kit.segmentationObjectPath(ids[1]))
+        XCTAssertThrowsError(try Trainer(options: o)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains(o.trainList! + ": " + lines[1].imagePath + " has no " + kit.segmentationObjectPath(ids[1])), text)
+        }
+        // The semantic task reads SegmentationClass (still there) and adds the background class.
+        var semantic = o
+        semantic.config = try ModelConfig(family: "mask2former")
+        semantic.task = .semantic
+        semantic.masks = false
+        semantic.epochs = 1
+        var c = try XCTUnwrap(semantic.config.as(Mask2FormerConfig.self))
+        c.backbone = .resnet18
+        (c.convDim, c.maskDim, c.hiddenDim, c.heads, c.encoderLayers, c.encoderFeedForward) = (32, 32, 32, 4, 1, 32)
+        (c.decoderLayers, c.feedForward, c.numQueries, c.trainPoints) = (3, 32, 6, 64)
+        semantic.config = ModelConfig(c)
+        let trainer = try Trainer(options: semantic)
+        XCTAssertEqual(trainer.options.classNames, ["background"] + DemoData.classNames)
+        XCTAssertEqual(trainer.bundle.config.as(Mask2FormerConfig.self)?.task, .semantic)
+        XCTAssertEqual(trainer.validation.metricKind, .meanIoU)
+        let sample = try trainer.trainSet.sample(at: 0)
+        XCTAssertEqual(sample.target.labels.first, 0, "the background region")
+    }
+}
