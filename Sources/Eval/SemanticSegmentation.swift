@@ -50,6 +50,18 @@ public struct SemanticConfusion: Sendable, Equatable {
         counts = [Int](repeating: 0, count: self.classCount * self.classCount)
     }
 
+    /// A matrix of known counts (`classCount * classCount`, row = ground truth, e.g. the sums of
+    /// the processes of a data-parallel run); nil when `counts` has another length or a negative
+    /// entry, or `classCount` is not in 1 ... 65536.
+    public init?(classCount: Int, ignoreIndex: Int = 255, counts: [Int], imageCount: Int) {
+        guard (1...65536).contains(classCount), counts.count == classCount * classCount,
+              counts.allSatisfy({ $0 >= 0 }), imageCount >= 0 else { return nil }
+        self.classCount = classCount
+        self.ignoreIndex = ignoreIndex
+        self.counts = counts
+        self.imageCount = imageCount
+    }
+
     public subscript(groundTruth g: Int, prediction p: Int) -> Int { counts[g * classCount + p] }
 
     /// Adds one image's label maps (row-major, the same `width * height` pixels each); `image`

@@ -45,3 +45,29 @@ extension TransformerDetectorConfig {
         return c
     }
 }
+
+extension TinyConfig {
+    /// Mask2Former as small: ResNet-18, width 32, 4 heads, one encoder layer, 3 decoder layers
+    /// (one per level), 8 queries, 6 instances kept; low panoptic thresholds, so that a random
+    /// model keeps segments.
+    public static func mask2former(classes: Int, thingClasses: [Int]) -> Mask2FormerConfig {
+        var c = Mask2FormerConfig()
+        c.backbone = .resnet18
+        c.backboneNorm = .trainable
+        c.numClasses = classes
+        c.convDim = 32
+        c.maskDim = 32
+        c.hiddenDim = 32
+        c.heads = 4
+        c.encoderLayers = 1
+        c.encoderFeedForward = 64
+        c.decoderLayers = 3
+        c.feedForward = 64
+        c.numQueries = 8
+        c.testTopK = 6
+        c.thingClasses = thingClasses
+        c.objectMaskThreshold = 0.3
+        c.overlapThreshold = 0.3
+        return c
+    }
+}

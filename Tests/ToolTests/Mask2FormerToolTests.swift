@@ -22,24 +22,7 @@ final class Mask2FormerToolTests: XCTestCase {
     /// queries; classes 0 and 1 things, 2 stuff. The panoptic thresholds are low so that the
     /// random model keeps segments.
     static func tinyConfig() -> Mask2FormerConfig {
-        var c = Mask2FormerConfig()
-        c.backbone = .resnet18
-        c.backboneNorm = .trainable
-        c.numClasses = classNames.count
-        c.convDim = 32
-        c.maskDim = 32
-        c.hiddenDim = 32
-        c.heads = 4
-        c.encoderLayers = 1
-        c.encoderFeedForward = 64
-        c.decoderLayers = 3
-        c.feedForward = 64
-        c.numQueries = 8
-        c.testTopK = 6
-        c.thingClasses = [0, 1]
-        c.objectMaskThreshold = 0.3
-        c.overlapThreshold = 0.3
-        return c
+        TinyConfig.mask2former(classes: classNames.count, thingClasses: [0, 1])
     }
 
     /// Two 64x48 demo images (PNG, so the tool reads the same pixels) in `<dir>/images`.
