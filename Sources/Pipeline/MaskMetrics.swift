@@ -51,49 +51,124 @@ extension Validation {
         guard bundle.config.value is any MaskClassifierConfig || bundle.state.hasMaskHead else {
             throw MaskMetricsError.noMasks(metric: "mask AP", family: bundle.config.family)
         }
+        let parts = try gathered(world) {
+            try maskAPRecords(bundle: bundle, dataset: dataset, shard: Shard(world), progress: progress)
+        }
+        return try maskAP(records: parts, bundle: bundle, dataset: dataset)
+    }
+
+    /// PQ, SQ and RQ (fractions, the "All" row: the mean over the categories with any TP, FP or
+    /// FN) of a mask classifier's panoptic segmentation against ground-truth segments from the
+    /// samples: every mask of a sample is a segment of category `label` with its crowd flag (a
+    /// pixel of several masks belongs to the last), pixels of no mask are void; a segment's area
+    /// is its pixel count. `isThing[label]` (one per class of the model) says which classes are
+    /// things. The matching is panopticapi's (`PanopticQuality.evaluateImage`); the counts are
+    /// summed in image order. `progress(done, total)` after each image.
+    public static func panopticQuality(bundle: ModelBundle, dataset: any DetectionDataset, isThing: [Bool], world: ProcessWorld? = nil,
+                                       progress: (Int, Int) -> Void = { _, _ in }) throws -> (pq: Double, sq: Double, rq: Double) {
+        guard bundle.config.value is any MaskClassifierConfig else {
+            throw MaskMetricsError.noMasks(metric: "panoptic quality", family: bundle.config.family)
+        }
+        guard isThing.count == bundle.classNames.count else {
+            throw MaskMetricsError.invalidArgument("panoptic quality: \(isThing.count) thing flags for a model of \(bundle.classNames.count) classes")
+        }
+        let parts = try gathered(world) {
+            try panopticRecords(bundle: bundle, dataset: dataset, shard: Shard(world), progress: progress)
+        }
+        return panopticQuality(records: parts, bundle: bundle, isThing: isThing)
+    }
+
+    /// mIoU (a fraction) of a mask classifier's semantic labels (`Detector.semanticLabels`)
+    /// against the samples' masks: a pixel's ground truth is the label of the mask covering it
+    /// (the last one where several do), void (left out) where none does. `classCount` classes;
+    /// the mean is mmsegmentation's (`SemanticSegmentationResult`: a class absent from both
+    /// ground truth and predictions is left out). 0 when no pixel is covered by a mask.
+    /// `progress(done, total)` after each image.
+    public static func meanIoU(bundle: ModelBundle, dataset: any DetectionDataset, classCount: Int, world: ProcessWorld? = nil,
+                               progress: (Int, Int) -> Void = { _, _ in }) throws -> Double {
+        guard bundle.config.value is any MaskClassifierConfig else {
+            throw MaskMetricsError.noMasks(metric: "mIoU", family: bundle.config.family)
+        }
+        guard (1...65536).contains(classCount) else {
+            throw MaskMetricsError.invalidArgument("mIoU: \(classCount) classes (1 to 65536 can be measured)")
+        }
+        let parts = try gathered(world) {
+            try confusionRecords(bundle: bundle, dataset: dataset, classCount: classCount, shard: Shard(world), progress: progress)
+        }
+        return try meanIoU(records: parts, classCount: classCount)
+    }
+}
+
+/// The images one process of a data-parallel run measures: i % processes == rank.
+struct Shard {
+    var rank: Int
+    var processes: Int
+
+    init(rank: Int, processes: Int) {
+        self.rank = rank
+        self.processes = processes
+    }
+
+    init(_ world: ProcessWorld?) {
+        self.init(rank: world?.rank ?? 0, processes: world?.size ?? 1)
+    }
+
+    func indices(_ count: Int) -> StrideTo<Int> { stride(from: rank, to: count, by: processes) }
+}
+
+// Each metric in two steps: a process's records of its images (packed as Doubles, to be
+// gathered), then the evaluation of every process's records.
+extension Validation {
+    /// Per image: index, width, height, object count, detection count; per object: label,
+    /// crowd flag, its mask's run lengths; per detection: label, score, x0, y0, x1, y1, its
+    /// mask's run lengths.
+    static func maskAPRecords(bundle: ModelBundle, dataset: any DetectionDataset, shard: Shard,
+                              progress: (Int, Int) -> Void) throws -> [Double] {
         let detector = Detector(bundle: bundle, task: .instance)
         let classCount = bundle.classNames.count
-        // Per image: index, width, height, object count, detection count; per object: label,
-        // crowd flag, its mask's run lengths; per detection: label, score, x0, y0, x1, y1, its
-        // mask's run lengths.
-        let packed = try gathered(world) {
-            var packed: [Double] = []
-            for i in owned(dataset.count, world) {
-                let sample = try dataset.sample(at: i)
-                let path = dataset.imagePath(at: i)
-                let w = sample.image.width, h = sample.image.height
-                let truth = try instanceMasks(sample.target, width: w, height: h, classCount: classCount, path: path)
-                let result = try detector.detect(sample.image, confidence: 0.001)
-                guard let masks = result.masks, masks.count == result.detections.count else {
-                    throw MaskMetricsError.noMasks(metric: "mask AP", family: bundle.config.family)
-                }
-                let found = zip(result.detections, masks).filter { d, _ in
-                    [d.score, d.box.x0, d.box.y0, d.box.x1, d.box.y1].allSatisfy(\.isFinite)
-                }
-                packed += [Double(i), Double(w), Double(h), Double(truth.count), Double(found.count)]
-                for t in truth {
-                    packed += [Double(t.label), t.crowd ? 1 : 0]
-                    pack(t.rle, into: &packed)
-                }
-                for (d, mask) in found {
-                    packed += [Double(d.label), Double(d.score), Double(d.box.x0), Double(d.box.y0), Double(d.box.x1), Double(d.box.y1)]
-                    pack(RLE(rowMajor: mask, height: h, width: w), into: &packed)
-                }
-                progress(i + 1, dataset.count)
+        var packed: [Double] = []
+        for i in shard.indices(dataset.count) {
+            let sample = try dataset.sample(at: i)
+            let path = dataset.imagePath(at: i)
+            let w = sample.image.width, h = sample.image.height
+            let truth = try instanceMasks(sample.target, width: w, height: h, classCount: classCount, path: path)
+            let result = try detector.detect(sample.image, confidence: 0.001)
+            guard let masks = result.masks, masks.count == result.detections.count else {
+                throw MaskMetricsError.noMasks(metric: "mask AP", family: bundle.config.family)
             }
-            return packed
+            let found = zip(result.detections, masks).filter { d, _ in
+                [d.score, d.box.x0, d.box.y0, d.box.x1, d.box.y1].allSatisfy(\.isFinite)
+            }
+            packed += [Double(i), Double(w), Double(h), Double(truth.count), Double(found.count)]
+            for t in truth {
+                packed += [Double(t.label), t.crowd ? 1 : 0]
+                pack(t.rle, into: &packed)
+            }
+            for (d, mask) in found {
+                packed += [Double(d.label), Double(d.score), Double(d.box.x0), Double(d.box.y0), Double(d.box.x1), Double(d.box.y1)]
+                pack(RLE(rowMajor: mask, height: h, width: w), into: &packed)
+            }
+            progress(i + 1, dataset.count)
         }
+        return packed
+    }
+
+    /// COCOeval (segm) of every process's records, images in index order (annotation ids and
+    /// result order as one process gives them).
+    static func maskAP(records parts: [[Double]], bundle: ModelBundle, dataset: any DetectionDataset) throws -> (ap50: Double, map: Double) {
         var records: [(index: Int, image: COCOImage, truth: [(Int64, Bool, RLE)], results: [(Int64, Double, COCOBox, RLE)])] = []
-        var reader = PackedReader(values: packed)
-        while !reader.atEnd {
-            let i = reader.int(), w = reader.int(), h = reader.int(), objects = reader.int(), found = reader.int()
-            let truth = (0..<objects).map { _ in (Int64(reader.int()), reader.next() != 0, reader.rle(height: h, width: w)) }
-            let results = (0..<found).map { _ -> (Int64, Double, COCOBox, RLE) in
-                let label = Int64(reader.int()), score = reader.next()
-                let x0 = reader.next(), y0 = reader.next(), x1 = reader.next(), y1 = reader.next()
-                return (label, score, COCOBox(x: x0, y: y0, width: x1 - x0, height: y1 - y0), reader.rle(height: h, width: w))
+        for part in parts {
+            var reader = PackedReader(values: part)
+            while !reader.atEnd {
+                let i = reader.int(), w = reader.int(), h = reader.int(), objects = reader.int(), found = reader.int()
+                let truth = (0..<objects).map { _ in (Int64(reader.int()), reader.next() != 0, reader.rle(height: h, width: w)) }
+                let results = (0..<found).map { _ -> (Int64, Double, COCOBox, RLE) in
+                    let label = Int64(reader.int()), score = reader.next()
+                    let x0 = reader.next(), y0 = reader.next(), x1 = reader.next(), y1 = reader.next()
+                    return (label, score, COCOBox(x: x0, y: y0, width: x1 - x0, height: y1 - y0), reader.rle(height: h, width: w))
+                }
+                records.append((i, COCOImage(id: Int64(i), width: w, height: h, fileName: dataset.imagePath(at: i)), truth, results))
             }
-            records.append((i, COCOImage(id: Int64(i), width: w, height: h, fileName: dataset.imagePath(at: i)), truth, results))
         }
         records.sort { $0.index < $1.index }
         var annotations: [COCOAnnotation] = [], results: [COCOResult] = []
@@ -117,57 +192,48 @@ extension Validation {
         return (max(stats[1], 0), max(stats[0], 0))
     }
 
-    /// PQ, SQ and RQ (fractions, the "All" row: the mean over the categories with any TP, FP or
-    /// FN) of a mask classifier's panoptic segmentation against ground-truth segments from the
-    /// samples: every mask of a sample is a segment of category `label` with its crowd flag (a
-    /// pixel of several masks belongs to the last), pixels of no mask are void; a segment's area
-    /// is its pixel count. `isThing[label]` (one per class of the model) says which classes are
-    /// things. The matching is panopticapi's (`PanopticQuality.evaluateImage`); the counts are
-    /// summed in image order. `progress(done, total)` after each image.
-    public static func panopticQuality(bundle: ModelBundle, dataset: any DetectionDataset, isThing: [Bool], world: ProcessWorld? = nil,
-                                       progress: (Int, Int) -> Void = { _, _ in }) throws -> (pq: Double, sq: Double, rq: Double) {
-        guard bundle.config.value is any MaskClassifierConfig else {
-            throw MaskMetricsError.noMasks(metric: "panoptic quality", family: bundle.config.family)
-        }
-        let classCount = bundle.classNames.count
-        guard isThing.count == classCount else {
-            throw MaskMetricsError.invalidArgument("panoptic quality: \(isThing.count) thing flags for a model of \(classCount) classes")
-        }
+    /// Per image: index, category count, then per category: id, TP, FP, FN, IoU sum.
+    static func panopticRecords(bundle: ModelBundle, dataset: any DetectionDataset, shard: Shard,
+                                progress: (Int, Int) -> Void) throws -> [Double] {
         let detector = Detector(bundle: bundle, task: .panoptic)
+        let classCount = bundle.classNames.count
         let categories = Set(0..<classCount)
-        // Per image: index, category count, then per category: id, TP, FP, FN, IoU sum.
-        let packed = try gathered(world) {
-            var packed: [Double] = []
-            for i in owned(dataset.count, world) {
-                let sample = try dataset.sample(at: i)
-                let path = dataset.imagePath(at: i)
-                let w = sample.image.width, h = sample.image.height
-                let truth = try panopticSegments(sample.target, width: w, height: h, classCount: classCount, path: path)
-                guard let p = try detector.detect(sample.image, confidence: 0.001).panoptic, p.width == w, p.height == h else {
-                    throw MaskMetricsError.badSample(path: path, reason: "the model gave no panoptic segmentation of the image's size")
-                }
-                let prediction = PanopticSegmentMap(width: w, height: h, ids: p.ids.map { UInt32(truncatingIfNeeded: $0) })
-                let segments = p.segments.map { PanopticSegment(id: $0.id, categoryID: $0.categoryId, area: Double($0.area)) }
-                let stats = try PanopticQuality.evaluateImage(groundTruth: truth.map, groundTruthSegments: truth.segments,
-                                                              prediction: prediction, predictionSegments: segments,
-                                                              categories: categories, groundTruthPath: path,
-                                                              predictionPath: "the panoptic prediction of \(path)")
-                packed += [Double(i), Double(stats.count)]
-                for (k, s) in stats.sorted(by: { $0.key < $1.key }) {
-                    packed += [Double(k), Double(s.tp), Double(s.fp), Double(s.fn), s.iou]
-                }
-                progress(i + 1, dataset.count)
+        var packed: [Double] = []
+        for i in shard.indices(dataset.count) {
+            let sample = try dataset.sample(at: i)
+            let path = dataset.imagePath(at: i)
+            let w = sample.image.width, h = sample.image.height
+            let truth = try panopticSegments(sample.target, width: w, height: h, classCount: classCount, path: path)
+            guard let p = try detector.detect(sample.image, confidence: 0.001).panoptic, p.width == w, p.height == h else {
+                throw MaskMetricsError.badSample(path: path, reason: "the model gave no panoptic segmentation of the image's size")
             }
-            return packed
+            let prediction = PanopticSegmentMap(width: w, height: h, ids: p.ids.map { UInt32(truncatingIfNeeded: $0) })
+            let segments = p.segments.map { PanopticSegment(id: $0.id, categoryID: $0.categoryId, area: Double($0.area)) }
+            let stats = try PanopticQuality.evaluateImage(groundTruth: truth.map, groundTruthSegments: truth.segments,
+                                                          prediction: prediction, predictionSegments: segments,
+                                                          categories: categories, groundTruthPath: path,
+                                                          predictionPath: "the panoptic prediction of \(path)")
+            packed += [Double(i), Double(stats.count)]
+            for (k, s) in stats.sorted(by: { $0.key < $1.key }) {
+                packed += [Double(k), Double(s.tp), Double(s.fp), Double(s.fn), s.iou]
+            }
+            progress(i + 1, dataset.count)
         }
+        return packed
+    }
+
+    /// The counts of every process's records summed in image order, averaged as panopticapi.
+    static func panopticQuality(records parts: [[Double]], bundle: ModelBundle, isThing: [Bool]) -> (pq: Double, sq: Double, rq: Double) {
         var perImage: [(index: Int, stats: [(Int, PanopticCategoryStat)])] = []
-        var reader = PackedReader(values: packed)
-        while !reader.atEnd {
-            let i = reader.int(), n = reader.int()
-            perImage.append((i, (0..<n).map { _ in
-                let k = reader.int(), tp = reader.int(), fp = reader.int(), fn = reader.int()
-                return (k, PanopticCategoryStat(iou: reader.next(), tp: tp, fp: fp, fn: fn))
-            }))
+        for part in parts {
+            var reader = PackedReader(values: part)
+            while !reader.atEnd {
+                let i = reader.int(), n = reader.int()
+                perImage.append((i, (0..<n).map { _ in
+                    let k = reader.int(), tp = reader.int(), fp = reader.int(), fn = reader.int()
+                    return (k, PanopticCategoryStat(iou: reader.next(), tp: tp, fp: fp, fn: fn))
+                }))
+            }
         }
         perImage.sort { $0.index < $1.index }
         var stats: [Int: PanopticCategoryStat] = [:]
@@ -186,40 +252,33 @@ extension Validation {
         return (all.pq, all.sq, all.rq)
     }
 
-    /// mIoU (a fraction) of a mask classifier's semantic labels (`Detector.semanticLabels`)
-    /// against the samples' masks: a pixel's ground truth is the label of the mask covering it
-    /// (the last one where several do), void (left out) where none does. `classCount` classes;
-    /// the mean is mmsegmentation's (`SemanticSegmentationResult`: a class absent from both
-    /// ground truth and predictions is left out). 0 when no pixel is covered by a mask.
-    /// `progress(done, total)` after each image.
-    public static func meanIoU(bundle: ModelBundle, dataset: any DetectionDataset, classCount: Int, world: ProcessWorld? = nil,
-                               progress: (Int, Int) -> Void = { _, _ in }) throws -> Double {
-        guard bundle.config.value is any MaskClassifierConfig else {
-            throw MaskMetricsError.noMasks(metric: "mIoU", family: bundle.config.family)
-        }
-        guard (1...65536).contains(classCount) else {
-            throw MaskMetricsError.invalidArgument("mIoU: \(classCount) classes (1 to 65536 can be measured)")
-        }
+    /// A process's image count, then its pixel confusion matrix (`classCount`^2 counts).
+    static func confusionRecords(bundle: ModelBundle, dataset: any DetectionDataset, classCount: Int, shard: Shard,
+                                 progress: (Int, Int) -> Void) throws -> [Double] {
         let detector = Detector(bundle: bundle)
-        // Per process: its image count, then its confusion matrix.
-        let packed = try gathered(world) {
-            var confusion = SemanticConfusion(classCount: classCount, ignoreIndex: -1)
-            for i in owned(dataset.count, world) {
-                let sample = try dataset.sample(at: i)
-                let path = dataset.imagePath(at: i)
-                let w = sample.image.width, h = sample.image.height
-                let truth = try semanticLabels(sample.target, width: w, height: h, classCount: classCount, path: path)
-                let predicted = try detector.semanticLabels(sample.image)
-                try confusion.add(groundTruth: truth, prediction: predicted, width: w, image: path)
-                progress(i + 1, dataset.count)
-            }
-            return [Double(confusion.imageCount)] + confusion.counts.map(Double.init)
+        var confusion = SemanticConfusion(classCount: classCount, ignoreIndex: -1)
+        for i in shard.indices(dataset.count) {
+            let sample = try dataset.sample(at: i)
+            let path = dataset.imagePath(at: i)
+            let w = sample.image.width, h = sample.image.height
+            let truth = try semanticLabels(sample.target, width: w, height: h, classCount: classCount, path: path)
+            let predicted = try detector.semanticLabels(sample.image)
+            try confusion.add(groundTruth: truth, prediction: predicted, width: w, image: path)
+            progress(i + 1, dataset.count)
         }
+        return [Double(confusion.imageCount)] + confusion.counts.map(Double.init)
+    }
+
+    /// mmsegmentation's mIoU of the processes' matrices summed (0 where it is undefined).
+    static func meanIoU(records parts: [[Double]], classCount: Int) throws -> Double {
         let cells = classCount * classCount
         var counts = [Int](repeating: 0, count: cells), images = 0
-        for part in stride(from: 0, to: packed.count, by: cells + 1) {
-            images += Int(packed[part])
-            for k in 0..<cells { counts[k] += Int(packed[part + 1 + k]) }
+        for part in parts {
+            guard part.count == cells + 1 else {
+                throw MaskMetricsError.invalidArgument("mIoU: a process sent \(part.count - 1) counts for \(classCount) classes")
+            }
+            images += Int(part[0])
+            for k in 0..<cells { counts[k] += Int(part[1 + k]) }
         }
         guard let total = SemanticConfusion(classCount: classCount, ignoreIndex: -1, counts: counts, imageCount: images) else {
             throw MaskMetricsError.invalidArgument("mIoU: the processes' confusion matrices do not add up")
@@ -230,16 +289,17 @@ extension Validation {
 }
 
 extension Validation {
-    /// The image indices this process measures: all of them, or i % processes == rank.
-    static func owned(_ count: Int, _ world: ProcessWorld?) -> StrideTo<Int> {
-        stride(from: world?.rank ?? 0, to: count, by: world?.size ?? 1)
+    /// Every process's packed values, in rank order (this process's alone without `world`).
+    static func gathered(_ world: ProcessWorld?, _ work: () throws -> [Double]) throws -> [[Double]] {
+        guard let world else { return [try work()] }
+        return try gathered(gather: world.gather, work)
     }
 
-    /// Every process's packed values, concatenated in rank order (this process's alone without
-    /// `world`). Each process sends a status first: 0 and its values, or 1 and its error's
-    /// message; when any failed, every process throws after the gather.
-    static func gathered(_ world: ProcessWorld?, _ work: () throws -> [Double]) throws -> [Double] {
-        guard let world else { return try work() }
+    /// `work`'s values of every process: `gather` sends this process's and returns all of them
+    /// in rank order. Each process sends a status first: 0 and its values, or 1 and its error's
+    /// message; when any failed, every process throws after the gather (the failed one its own
+    /// error), so that none waits for a process that stopped.
+    static func gathered(gather: ([Double]) -> [[Double]], _ work: () throws -> [Double]) throws -> [[Double]] {
         var failure: Error?
         var sent: [Double]
         do {
@@ -248,13 +308,13 @@ extension Validation {
             failure = error
             sent = [1] + String(describing: error).utf8.map(Double.init)
         }
-        let parts = world.gather(sent)
+        let parts = gather(sent)
         if let failure { throw failure }
         if let rank = parts.firstIndex(where: { $0.first != 0 }) {
             let message = String(decoding: parts[rank].dropFirst().map { UInt8(clamping: Int($0)) }, as: UTF8.self)
             throw MaskMetricsError.otherProcess(rank: rank, message: message)
         }
-        return parts.flatMap { $0.dropFirst() }
+        return parts.map { Array($0.dropFirst()) }
     }
 
     static func pack(_ rle: RLE, into packed: inout [Double]) {

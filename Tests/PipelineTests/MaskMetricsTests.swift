@@ -4,7 +4,7 @@ import Datasets
 import Eval
 import Foundation
 import Model
-import Pipeline
+@testable import Pipeline
 import TestSupport
 import XCTest
 
@@ -43,7 +43,15 @@ final class MaskMetricsTests: XCTestCase {
         let found = try images.map { try detector.detect($0, confidence: 0.001) }
         // The demo's segments and, so that AP is neither 0 nor 1, two of the model's instances.
         let extra = try found.map { r in Array(zip(r.detections, try XCTUnwrap(r.masks)).prefix(2).map { (label: $0.label, mask: $1) }) }
-        let got = try Validation.maskAP(bundle: bundle, dataset: ExtendedDataset(base: demo, extra: extra))
+        let data = ExtendedDataset(base: demo, extra: extra)
+        let got = try Validation.maskAP(bundle: bundle, dataset: data)
+        // Two processes' records (images 0 and 2, then 1) gathered in rank order: the same numbers.
+        let shards = try (0..<2).map {
+            try Validation.maskAPRecords(bundle: bundle, dataset: data, shard: Shard(rank: $0, processes: 2), progress: { _, _ in })
+        }
+        let sharded = try Validation.maskAP(records: shards, bundle: bundle, dataset: data)
+        XCTAssertEqual(sharded.ap50, got.ap50)
+        XCTAssertEqual(sharded.map, got.map)
 
         var imageEntries: [String] = [], annotations: [String] = [], results: [String] = []
         for (i, image) in images.enumerated() {
@@ -101,8 +109,13 @@ final class MaskMetricsTests: XCTestCase {
         let perfect = 1
         var extra = [[(label: Int, mask: [Bool])]](repeating: [], count: demo.count)
         extra[perfect] = own[perfect]
-        let got = try Validation.panopticQuality(bundle: bundle, dataset: ExtendedDataset(base: demo, extra: extra, replacing: [perfect]),
-                                                 isThing: demo.isThing)
+        let data = ExtendedDataset(base: demo, extra: extra, replacing: [perfect])
+        let got = try Validation.panopticQuality(bundle: bundle, dataset: data, isThing: demo.isThing)
+        let shards = try (0..<2).map {
+            try Validation.panopticRecords(bundle: bundle, dataset: data, shard: Shard(rank: $0, processes: 2), progress: { _, _ in })
+        }
+        let sharded = Validation.panopticQuality(records: shards, bundle: bundle, isThing: demo.isThing)
+        XCTAssertEqual([sharded.pq, sharded.sq, sharded.rq], [got.pq, got.sq, got.rq])
 
         let dir = try makeTemporaryDirectory("mask-metrics")
         let ids = demo.categories.map(\.id)
@@ -141,7 +154,14 @@ final class MaskMetricsTests: XCTestCase {
         let data = try VOCFolderDataset(devkit: kit, imageSet: "trainval", classes: try ClassList.load(summary.classesFile),
                                         includeDifficult: true, imageSets: .segmentation, masks: true)
         let bundle = model(DemoData.classNames, things: [0, 1, 2])
-        let got = try Validation.meanIoU(bundle: bundle, dataset: data, classCount: 3)
+        var calls: [[Int]] = []
+        let got = try Validation.meanIoU(bundle: bundle, dataset: data, classCount: 3, progress: { calls.append([$0, $1]) })
+        XCTAssertEqual(calls, [[1, 3], [2, 3], [3, 3]])
+        let shards = try (0..<2).map {
+            try Validation.confusionRecords(bundle: bundle, dataset: data, classCount: 3, shard: Shard(rank: $0, processes: 2),
+                                            progress: { _, _ in })
+        }
+        XCTAssertEqual(try Validation.meanIoU(records: shards, classCount: 3), got)
 
         let detector = Detector(bundle: bundle)
         var confusion = SemanticConfusion(classCount: 3)
@@ -162,6 +182,20 @@ final class MaskMetricsTests: XCTestCase {
         let own = predictions.map { p in Set(p).sorted().map { c in (label: c, mask: p.map { $0 == c }) } }
         XCTAssertEqual(try Validation.meanIoU(bundle: bundle, dataset: ExtendedDataset(base: data, extra: own, replaced: true), classCount: 3),
                        1, accuracy: 1e-12)
+    }
+
+    /// A process that fails still takes part in the gather; then every process throws: the
+    /// failed one its own error, the others naming its rank and message.
+    func testGathered_AFailedProcessFailsEveryProcess() throws {
+        struct Boom: Error {}
+        let failedRank: ([Double]) -> [[Double]] = { [$0, [1] + "bad sample".utf8.map(Double.init), [0, 9]] }
+        XCTAssertThrowsError(try Validation.gathered(gather: failedRank) { [5] }) {
+            XCTAssertEqual("\($0)", "process 1 failed: bad sample")
+        }
+        XCTAssertThrowsError(try Validation.gathered(gather: { [$0, [0, 7]] }) { throw Boom() }) { XCTAssertTrue($0 is Boom) }
+        var sent: [Double] = []
+        XCTAssertEqual(try Validation.gathered(gather: { sent = $0; return [$0, [0, 7, 8]] }) { [5, 6] }, [[5, 6], [7, 8]])
+        XCTAssertEqual(sent, [0, 5, 6])
     }
 
     /// A box model, thing flags of the wrong count and samples without masks are errors.
