@@ -62,7 +62,7 @@ extension Validation {
     /// samples: every mask of a sample is a segment of category `label` with its crowd flag (a
     /// pixel of several masks belongs to the last), pixels of no mask are void; a segment's area
     /// is its pixel count. `isThing[label]` (one per class of the model) says which classes are
-    /// things. The matching is panopticapi's (`PanopticQuality.evaluateImage`); the counts are
+    /// things (for the evaluation; the model's panoptic inference keeps its own). The matching is panopticapi's (`PanopticQuality.evaluateImage`); the counts are
     /// summed in image order. `progress(done, total)` after each image.
     public static func panopticQuality(bundle: ModelBundle, dataset: any DetectionDataset, isThing: [Bool], world: ProcessWorld? = nil,
                                        progress: (Int, Int) -> Void = { _, _ in }) throws -> (pq: Double, sq: Double, rq: Double) {
@@ -99,21 +99,23 @@ extension Validation {
     }
 }
 
-/// The images one process of a data-parallel run measures: i % processes == rank.
-struct Shard {
-    var rank: Int
-    var processes: Int
+extension Validation {
+    /// The images one process of a data-parallel run measures: i % processes == rank.
+    struct Shard {
+        var rank: Int
+        var processes: Int
 
-    init(rank: Int, processes: Int) {
-        self.rank = rank
-        self.processes = processes
+        init(rank: Int, processes: Int) {
+            self.rank = rank
+            self.processes = processes
+        }
+
+        init(_ world: ProcessWorld?) {
+            self.init(rank: world?.rank ?? 0, processes: world?.size ?? 1)
+        }
+
+        func indices(_ count: Int) -> StrideTo<Int> { stride(from: rank, to: count, by: processes) }
     }
-
-    init(_ world: ProcessWorld?) {
-        self.init(rank: world?.rank ?? 0, processes: world?.size ?? 1)
-    }
-
-    func indices(_ count: Int) -> StrideTo<Int> { stride(from: rank, to: count, by: processes) }
 }
 
 // Each metric in two steps: a process's records of its images (packed as Doubles, to be
@@ -131,7 +133,7 @@ extension Validation {
             let sample = try dataset.sample(at: i)
             let path = dataset.imagePath(at: i)
             let w = sample.image.width, h = sample.image.height
-            let truth = try instanceMasks(sample.target, width: w, height: h, classCount: classCount, path: path)
+            let truth = try instanceTruth(sample.target, width: w, height: h, classCount: classCount, path: path)
             let result = try detector.detect(sample.image, confidence: 0.001)
             guard let masks = result.masks, masks.count == result.detections.count else {
                 throw MaskMetricsError.noMasks(metric: "mask AP", family: bundle.config.family)
@@ -203,7 +205,7 @@ extension Validation {
             let sample = try dataset.sample(at: i)
             let path = dataset.imagePath(at: i)
             let w = sample.image.width, h = sample.image.height
-            let truth = try panopticSegments(sample.target, width: w, height: h, classCount: classCount, path: path)
+            let truth = try panopticTruth(sample.target, width: w, height: h, classCount: classCount, path: path)
             guard let p = try detector.detect(sample.image, confidence: 0.001).panoptic, p.width == w, p.height == h else {
                 throw MaskMetricsError.badSample(path: path, reason: "the model gave no panoptic segmentation of the image's size")
             }
@@ -261,7 +263,7 @@ extension Validation {
             let sample = try dataset.sample(at: i)
             let path = dataset.imagePath(at: i)
             let w = sample.image.width, h = sample.image.height
-            let truth = try semanticLabels(sample.target, width: w, height: h, classCount: classCount, path: path)
+            let truth = try semanticTruth(sample.target, width: w, height: h, classCount: classCount, path: path)
             let predicted = try detector.semanticLabels(sample.image)
             try confusion.add(groundTruth: truth, prediction: predicted, width: w, image: path)
             progress(i + 1, dataset.count)
@@ -340,7 +342,7 @@ extension Validation {
     }
 
     /// Each object's label, crowd flag and mask as run lengths.
-    static func instanceMasks(_ target: Target, width: Int, height: Int, classCount: Int,
+    static func instanceTruth(_ target: Target, width: Int, height: Int, classCount: Int,
                               path: String) throws -> [(label: Int, crowd: Bool, rle: RLE)] {
         let masks = try checkedMasks(target, width: width, height: height, classCount: classCount, path: path)
         let plane = width * height
@@ -352,7 +354,7 @@ extension Validation {
 
     /// The ground-truth segments of a sample: mask k is segment k + 1 (a pixel of several masks
     /// belongs to the last), 0 void; categories are labels, areas the segments' pixel counts.
-    static func panopticSegments(_ target: Target, width: Int, height: Int, classCount: Int,
+    static func panopticTruth(_ target: Target, width: Int, height: Int, classCount: Int,
                                  path: String) throws -> (map: PanopticSegmentMap, segments: [PanopticSegment]) {
         let masks = try checkedMasks(target, width: width, height: height, classCount: classCount, path: path)
         let plane = width * height
@@ -370,7 +372,7 @@ extension Validation {
 
     /// The ground-truth class of every pixel (row-major): the label of the last mask covering
     /// it, -1 (void) where none does.
-    static func semanticLabels(_ target: Target, width: Int, height: Int, classCount: Int, path: String) throws -> [Int] {
+    static func semanticTruth(_ target: Target, width: Int, height: Int, classCount: Int, path: String) throws -> [Int] {
         let masks = try checkedMasks(target, width: width, height: height, classCount: classCount, path: path)
         let plane = width * height
         var labels = [Int](repeating: -1, count: plane)
@@ -381,24 +383,26 @@ extension Validation {
     }
 }
 
-/// Reads packed values in the order they were written.
-struct PackedReader {
-    let values: [Double]
-    var position = 0
+extension Validation {
+    /// Reads packed values in the order they were written.
+    struct PackedReader {
+        let values: [Double]
+        var position = 0
 
-    var atEnd: Bool { position >= values.count }
+        var atEnd: Bool { position >= values.count }
 
-    mutating func next() -> Double {
-        defer { position += 1 }
-        return values[position]
-    }
+        mutating func next() -> Double {
+            defer { position += 1 }
+            return values[position]
+        }
 
-    mutating func int() -> Int { Int(next()) }
+        mutating func int() -> Int { Int(next()) }
 
-    /// A mask's run lengths (their count first).
-    mutating func rle(height: Int, width: Int) -> RLE {
-        let n = int()
-        defer { position += n }
-        return RLE(height: height, width: width, counts: values[position..<(position + n)].map { UInt32($0) })
+        /// A mask's run lengths (their count first).
+        mutating func rle(height: Int, width: Int) -> RLE {
+            let n = int()
+            defer { position += n }
+            return RLE(height: height, width: width, counts: values[position..<(position + n)].map { UInt32($0) })
+        }
     }
 }

@@ -36,22 +36,48 @@ final class MaskMetricsTests: XCTestCase {
     func testMaskAP_EqualsCOCOEvalOfTheWrittenFiles() throws {
         let demo = try panopticDemo()
         XCTAssertTrue(demo.annotations.contains { $0.segments.contains { $0.isCrowd == 1 } }, "the set has crowd regions")
-        let names = demo.categories.map(\.name)
-        let bundle = model(names, things: [0, 1, 2])
+        let bundle = model(demo.categories.map(\.name), things: [0, 1, 2])
+        let found = try assertMaskAPEqualsFiles(bundle, demo)
+
+        // Ground truth = every instance of the model (none has an empty mask here, which would
+        // overlap nothing): AP 1.
+        let own = try found.map { r in Array(zip(r.detections, try XCTUnwrap(r.masks)).map { (label: $0.label, mask: $1) }) }
+        XCTAssertFalse(own.joined().contains { !$0.mask.contains(true) })
+        let perfect = try Validation.maskAP(bundle: bundle, dataset: ExtendedDataset(base: demo, extra: own, replaced: true))
+        XCTAssertEqual(perfect.ap50, 1)
+        XCTAssertEqual(perfect.map, 1)
+    }
+
+    /// DETR's segmentation head (the smallest width it takes: 128, 8 heads) gives its instance
+    /// masks through `detect`: measured the same way.
+    func testMaskAP_DETRMaskHead() throws {
+        let demo = try panopticDemo()
+        var c = TinyConfig.detr(queries: 6, classes: demo.categories.count)
+            .sized(dModel: 128, heads: 8, feedForward: 64, encoderLayers: 1, decoderLayers: 1, queries: 6, dropout: 0)
+        c.maskHead = true
+        XCTAssertEqual(c.problems(), [])
+        try assertMaskAPEqualsFiles(ModelBundle.fresh(config: c, classNames: demo.categories.map(\.name), inputSize: 48, seed: 3), demo)
+    }
+
+    /// The ground truth: the demo's segments and, so that AP is neither 0 nor 1, two of the
+    /// model's instances per image. Returns the model's detections.
+    @discardableResult
+    func assertMaskAPEqualsFiles(_ bundle: ModelBundle, _ demo: COCOPanopticDataset,
+                                 file: StaticString = #filePath, line: UInt = #line) throws -> [DetectionResult] {
+        let names = bundle.classNames
         let detector = Detector(bundle: bundle, task: .instance)
         let images = try (0..<demo.count).map { try ImageIO.load(demo.imagePath(at: $0)) }
         let found = try images.map { try detector.detect($0, confidence: 0.001) }
-        // The demo's segments and, so that AP is neither 0 nor 1, two of the model's instances.
         let extra = try found.map { r in Array(zip(r.detections, try XCTUnwrap(r.masks)).prefix(2).map { (label: $0.label, mask: $1) }) }
         let data = ExtendedDataset(base: demo, extra: extra)
         let got = try Validation.maskAP(bundle: bundle, dataset: data)
         // Two processes' records (images 0 and 2, then 1) gathered in rank order: the same numbers.
         let shards = try (0..<2).map {
-            try Validation.maskAPRecords(bundle: bundle, dataset: data, shard: Shard(rank: $0, processes: 2), progress: { _, _ in })
+            try Validation.maskAPRecords(bundle: bundle, dataset: data, shard: Validation.Shard(rank: $0, processes: 2), progress: { _, _ in })
         }
         let sharded = try Validation.maskAP(records: shards, bundle: bundle, dataset: data)
-        XCTAssertEqual(sharded.ap50, got.ap50)
-        XCTAssertEqual(sharded.map, got.map)
+        XCTAssertEqual(sharded.ap50, got.ap50, file: file, line: line)
+        XCTAssertEqual(sharded.map, got.map, file: file, line: line)
 
         var imageEntries: [String] = [], annotations: [String] = [], results: [String] = []
         for (i, image) in images.enumerated() {
@@ -82,18 +108,11 @@ final class MaskMetricsTests: XCTestCase {
         try write("[\(results.joined(separator: ",\n"))]", dir + "/results.json")
         let expected = try COCOEvaluator.evaluate(groundTruthPath: dir + "/gt.json", resultsPath: dir + "/results.json",
                                                   params: COCOEvalParams(iouType: .segm)).result.stats
-        XCTAssertEqual(got.ap50, max(expected[1], 0))
-        XCTAssertEqual(got.map, max(expected[0], 0))
-        XCTAssertGreaterThan(got.map, 0)
-        XCTAssertLessThan(got.map, 1)
-
-        // Ground truth = every instance of the model (none has an empty mask here, which would
-        // overlap nothing): AP 1.
-        let own = try found.map { r in Array(zip(r.detections, try XCTUnwrap(r.masks)).map { (label: $0.label, mask: $1) }) }
-        XCTAssertFalse(own.joined().contains { !$0.mask.contains(true) })
-        let perfect = try Validation.maskAP(bundle: bundle, dataset: ExtendedDataset(base: demo, extra: own, replaced: true))
-        XCTAssertEqual(perfect.ap50, 1)
-        XCTAssertEqual(perfect.map, 1)
+        XCTAssertEqual(got.ap50, max(expected[1], 0), file: file, line: line)
+        XCTAssertEqual(got.map, max(expected[0], 0), file: file, line: line)
+        XCTAssertGreaterThan(got.map, 0, file: file, line: line)
+        XCTAssertLessThan(got.map, 1, file: file, line: line)
+        return found
     }
 
     /// Image 1's ground truth is the model's own segmentation (PQ 1 there); the others', the
@@ -112,7 +131,7 @@ final class MaskMetricsTests: XCTestCase {
         let data = ExtendedDataset(base: demo, extra: extra, replacing: [perfect])
         let got = try Validation.panopticQuality(bundle: bundle, dataset: data, isThing: demo.isThing)
         let shards = try (0..<2).map {
-            try Validation.panopticRecords(bundle: bundle, dataset: data, shard: Shard(rank: $0, processes: 2), progress: { _, _ in })
+            try Validation.panopticRecords(bundle: bundle, dataset: data, shard: Validation.Shard(rank: $0, processes: 2), progress: { _, _ in })
         }
         let sharded = Validation.panopticQuality(records: shards, bundle: bundle, isThing: demo.isThing)
         XCTAssertEqual([sharded.pq, sharded.sq, sharded.rq], [got.pq, got.sq, got.rq])
@@ -158,7 +177,7 @@ final class MaskMetricsTests: XCTestCase {
         let got = try Validation.meanIoU(bundle: bundle, dataset: data, classCount: 3, progress: { calls.append([$0, $1]) })
         XCTAssertEqual(calls, [[1, 3], [2, 3], [3, 3]])
         let shards = try (0..<2).map {
-            try Validation.confusionRecords(bundle: bundle, dataset: data, classCount: 3, shard: Shard(rank: $0, processes: 2),
+            try Validation.confusionRecords(bundle: bundle, dataset: data, classCount: 3, shard: Validation.Shard(rank: $0, processes: 2),
                                             progress: { _, _ in })
         }
         XCTAssertEqual(try Validation.meanIoU(records: shards, classCount: 3), got)
@@ -175,6 +194,9 @@ final class MaskMetricsTests: XCTestCase {
             try confusion.add(groundTruth: truth, prediction: predicted.map { UInt8($0) }, width: classes.width, image: id)
         }
         XCTAssertEqual(got, confusion.result.meanIoU, accuracy: 1e-12)
+        XCTAssertEqual(SemanticConfusion(classCount: 3, counts: confusion.counts, imageCount: 3), confusion)
+        XCTAssertNil(SemanticConfusion(classCount: 2, counts: [1, 2, 3], imageCount: 1))
+        XCTAssertNil(SemanticConfusion(classCount: 1, counts: [-1], imageCount: 1))
         XCTAssertGreaterThan(got, 0)
         XCTAssertLessThan(got, 1)
 
