@@ -79,8 +79,17 @@ public struct Validation {
         case .boxAP:
             let (ap50, map) = try cocoAP(dataset)
             return [ap50, map]
-        case .maskAP, .panopticQuality, .meanIoU:
-            return []
+        case .maskAP:
+            let (ap50, map) = try Self.maskAP(bundle: bundle, dataset: dataset, world: world)
+            return [ap50, map]
+        case .panopticQuality:
+            let classes = bundle.classNames.count
+            let things = Set(options.thingClasses ?? Array(0..<classes))
+            let (pq, sq, _) = try Self.panopticQuality(bundle: bundle, dataset: dataset, isThing: (0..<classes).map(things.contains),
+                                                       world: world)
+            return [pq, sq]
+        case .meanIoU:
+            return [try Self.meanIoU(bundle: bundle, dataset: dataset, classCount: bundle.classNames.count, world: world)]
         }
     }
 

@@ -298,4 +298,31 @@ final class TrainerMaskDataTests: XCTestCase {
         let sample = try trainer.trainSet.sample(at: 0)
         XCTAssertEqual(sample.target.labels.first, 0, "the background region")
     }
+
+    /// A mask classifier's run validates with its task's metric: the logged mIoU is the
+    /// library's of the trained weights, under its own name in the logs.
+    func testSemanticRun_LogsTheMIoUOfItsWeights() throws {
+        let dir = try makeTemporaryDirectory("detrkit-semrun")
+        let summary = try makeSegmentationDemo(images: 3, minSide: 64, maxSide: 64, seed: 2)
+        let kit = VOCDevkit(root: summary.devkit)
+        let lines = try kit.readImageSet("trainval", from: .segmentation).map { id in
+            AnnotationLine(imagePath: FileIO.join(kit.imagesDirectory, id + ".jpg"), boxes: [])
+        }
+        var o = tinyTrainOptions(lines: dir + "/seg.txt", saveDir: dir + "/logs")
+        try AnnotationLines.write(lines, to: o.trainList!)
+        o.valList = o.trainList
+        o.epochs = 1
+        o.task = .semantic
+        var c = TinyConfig.mask2former(classes: 4, thingClasses: [])
+        c.trainPoints = 256
+        o.config = ModelConfig(c)
+        let trainer = try Trainer(options: o)
+        let record = try XCTUnwrap(trainer.run().records.last)
+        let miou = try Validation.meanIoU(bundle: trainer.bundle, dataset: XCTUnwrap(trainer.valSet), classCount: 4)
+        XCTAssertEqual(try XCTUnwrap(record.ap50), miou)
+        XCTAssertNil(record.map)
+        let line = try String(contentsOfFile: trainer.runDirectory + "/epochs.jsonl", encoding: .utf8)
+        XCTAssertTrue(line.contains("\"miou\":"), line)
+        XCTAssertEqual(record.termNames, ["ce", "mask", "dice"])
+    }
 }
