@@ -80,15 +80,18 @@ enum PretrainedWeights {
             "; \(skipped.count) kept freshly initialised (missing or another shape: \(skipped.sorted().prefix(4).joined(separator: ", "))\(skipped.count > 4 ? ", ..." : ""))"))
     }
 
-    /// Loads ResNet weights (torchvision keys `conv1.weight`, `layer1.0...`, or already
-    /// prefixed `backbone.0.body.`) into the backbone; every backbone tensor must be there.
+    /// Loads ResNet weights (torchvision keys `conv1.weight`, `layer1.0...`, already prefixed
+    /// `backbone.0.body.`, or the network's own names) into the backbone; every backbone tensor
+    /// must be there. The network's name of each backbone tensor (DETR's `backbone.0.body.*`,
+    /// Mask2Former's detectron2 names) is found by identity from its torchvision name.
     static func loadBackbone(_ path: String, into bundle: ModelBundle, note: (String) -> Void) throws {
         let tensors = try TensorFile.readStateDict(path)
-        let prefix = bundle.state.hasMaskHead ? "detr.backbone.0.body." : "backbone.0.body."
+        var networkKey: [ObjectIdentifier: String] = [:]
+        for (k, t) in bundle.network.namedState() { networkKey[ObjectIdentifier(t)] = k }
         var state = bundle.network.stateDict()
         var count = 0
-        for (k, t) in state where k.hasPrefix(prefix) && !k.hasSuffix("num_batches_tracked") {
-            let short = String(k.dropFirst(prefix.count))
+        for (short, t) in bundle.network.resnetBackbone.namedState() where !short.hasSuffix("num_batches_tracked") {
+            guard let k = networkKey[ObjectIdentifier(t)] else { continue }
             guard let src = tensors[k] ?? tensors[short] ?? tensors["backbone.0.body." + short] else {
                 throw TrainError.backboneWeights(path: path, reason: "missing \(short) (or \(k))")
             }

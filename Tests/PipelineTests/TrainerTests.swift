@@ -241,6 +241,23 @@ final class TrainerBackboneWeightsTests: XCTestCase {
         let fromPth = try Trainer(options: o).bundle.network.stateDict()
         for (k, v) in resnet where k != "fc.weight" { XCTAssertEqual(fromPth[prefix + k]!.scalars, v.scalars, k) }
 
+        // Mask2Former names its backbone as detectron2 (res2.0.conv1.norm.weight for
+        // layer1.0.bn1.weight): the same torchvision file fills it.
+        var m = o
+        var m2f = TinyConfig.mask2former(classes: 3, thingClasses: [0, 1, 2])
+        m2f.trainPoints = 64
+        m.config = ModelConfig(m2f)
+        let seg = try makeSegmentationDemo(images: 2, minSide: 64, maxSide: 64, seed: 4)
+        m.trainList = nil
+        m.panopticTrain = try XCTUnwrap(seg.segmentation).panopticTrainJSON
+        m.cocoTrainImages = VOCDevkit(root: seg.devkit).imagesDirectory
+        let masked = try Trainer(options: m).bundle.network.stateDict()
+        XCTAssertEqual(masked["backbone.stem.conv1.weight"]?.scalars, resnet["conv1.weight"]?.scalars)
+        XCTAssertEqual(masked["backbone.res2.0.conv1.norm.weight"]?.scalars, resnet["layer1.0.bn1.weight"]?.scalars)
+        XCTAssertEqual(masked["backbone.res3.0.shortcut.norm.running_var"]?.scalars, resnet["layer2.0.downsample.1.running_var"]?.scalars)
+        XCTAssertEqual(masked.keys.filter { $0.hasPrefix("backbone.") && !$0.hasSuffix("num_batches_tracked") }.count,
+                       resnet.count - 1)
+
         resnet.removeValue(forKey: "layer2.0.conv1.weight")
         try SafeTensors.write(resnet, to: dir + "/partial.safetensors")
         o.backboneWeights = dir + "/partial.safetensors"

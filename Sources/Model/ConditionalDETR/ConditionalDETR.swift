@@ -152,6 +152,7 @@ final class ConditionalTransformer: Module {
 public final class ConditionalDETR: Module, DetectionNetwork {
     public let config: ConditionalDETRConfig
     public let backbone: ResNet
+    public var resnetBackbone: ResNet { backbone }
     let transformer: ConditionalTransformer
     let sine: SinePositionEncoding
     public let heads: QueryHeads

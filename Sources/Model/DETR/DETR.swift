@@ -102,5 +102,10 @@ func focalHeadInit(classEmbed: Linear, bboxEmbed: MLP) {
     last.bias?.assign(Tensor.zeros(last.bias!.shape))
 }
 
-extension DETR: DetectionNetwork {}
-extension DETRSegmentation: DetectionNetwork {}
+extension DETR: DetectionNetwork {
+    public var resnetBackbone: ResNet { backbone }
+}
+
+extension DETRSegmentation: DetectionNetwork {
+    public var resnetBackbone: ResNet { detr.backbone }
+}

@@ -84,6 +84,8 @@ extension Mask2FormerConfig {
 /// mask logits, the masks' extents as boxes); in training mode the earlier predictions as `aux`.
 /// The padding mask is not read (Mask2Former treats padding as image).
 extension Mask2Former: DetectionNetwork {
+    public var resnetBackbone: ResNet { backbone }
+
     public func callAsFunction(images: Tensor, mask: BoolTensor, _ ctx: inout ForwardContext) -> DETROutput {
         let out = self(images: images, &ctx)
         func output(_ p: Mask2FormerPrediction) -> DETROutput {

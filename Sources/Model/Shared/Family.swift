@@ -8,6 +8,9 @@ public protocol DetectionNetwork: Module {
     /// images [B, 3, H, W] (normalised, zero-padded), mask [B, H, W] true on padding. In
     /// training mode the output holds every query group; in inference mode group 0 only.
     func callAsFunction(images: Tensor, mask: BoolTensor, _ ctx: inout ForwardContext) -> DETROutput
+    /// The ResNet backbone (its own keys are torchvision's; the network's state dict names its
+    /// tensors as the family's official code does).
+    var resnetBackbone: ResNet { get }
 }
 
 /// The configuration of one model family: its hyper-parameters (Codable, the papers'
