@@ -63,7 +63,8 @@ public final class Detector {
     public let bundle: ModelBundle
     public let geometry: InputGeometry
     public let normalization: Normalization
-    /// A mask classifier's task (default: its checkpoint's); nil for box models.
+    /// A mask model's task (default: its checkpoint's; a DETR segmentation model without one:
+    /// instance); nil for box models.
     public let task: SegmentationTask?
 
     public init(bundle: ModelBundle, geometry: InputGeometry? = nil, normalization: Normalization = .imageNet,
@@ -71,7 +72,13 @@ public final class Detector {
         self.bundle = bundle
         self.geometry = geometry ?? .of(preset: bundle.state.preset, inputSize: bundle.state.inputSize)
         self.normalization = normalization
-        self.task = (bundle.config.value as? any MaskClassifierConfig).map { task ?? $0.task }
+        if let classifier = bundle.config.value as? any MaskClassifierConfig {
+            self.task = task ?? classifier.task
+        } else if let detr = bundle.config.as(DETRConfig.self), detr.maskHead {
+            self.task = task ?? detr.task ?? .instance
+        } else {
+            self.task = nil
+        }
     }
 
     /// Resizes (or letterboxes) and normalises. An image already at the target size is used
@@ -140,20 +147,73 @@ public final class Detector {
             dets[i].box = b
         }
         var masks: [[Bool]]?
+        var panoptic: PanopticPrediction?
         if let m = out.masks {
             let canvas = postProcessSegmentation(masks: m, processedSizes: [p.inputSize], originalSizes: [p.inputSize])[0]
-            let ow = p.originalSize.width, oh = p.originalSize.height
-            let iw = p.inputSize.width, ih = p.inputSize.height
-            let xs = (0..<ow).map { min(max(Int(Float($0) * p.scale.x + p.offset.x), 0), iw - 1) }
-            let ys = (0..<oh).map { min(max(Int(Float($0) * p.scale.y + p.offset.y), 0), ih - 1) }
+            let (xs, ys) = Self.inputPixels(p)
+            let ow = p.originalSize.width, oh = p.originalSize.height, iw = p.inputSize.width
             masks = dets.map { d in
                 let src = canvas.masks[d.query]
                 var dst = [Bool](repeating: false, count: ow * oh)
                 for y in 0..<oh { for x in 0..<ow { dst[y * ow + x] = src[ys[y] * iw + xs[x]] } }
                 return dst
             }
+            if task == .panoptic, let detr = bundle.config.as(DETRConfig.self) {
+                panoptic = try detrPanoptic(out, prepared: p, detr)
+            }
         }
-        return DetectionResult(detections: dets, masks: masks, output: out, prepared: p)
+        return DetectionResult(detections: dets, masks: masks, panoptic: panoptic, output: out, prepared: p)
+    }
+
+    /// For each original pixel column and row, the network-input pixel it came from.
+    static func inputPixels(_ p: PreparedImage) -> (xs: [Int], ys: [Int]) {
+        let iw = p.inputSize.width, ih = p.inputSize.height
+        let xs = (0..<p.originalSize.width).map { min(max(Int(Float($0) * p.scale.x + p.offset.x), 0), iw - 1) }
+        let ys = (0..<p.originalSize.height).map { min(max(Int(Float($0) * p.scale.y + p.offset.y), 0), ih - 1) }
+        return (xs, ys)
+    }
+
+    /// DETR's PostProcessPanoptic of one image (`postProcessPanoptic`: the official threshold
+    /// 0.85 unless the config sets one, stuff classes from its `thingClasses`) at the image's
+    /// size: straight to it without a letterbox (the official target size); with one, on the
+    /// network input and then through the letterbox to the image (segments that vanish there
+    /// are dropped). Segment ids count from 1 (0 is void in the COCO panoptic PNGs; the
+    /// reference numbers them from 0).
+    func detrPanoptic(_ out: DETROutput, prepared p: PreparedImage, _ config: DETRConfig) throws -> PanopticPrediction {
+        try out.validate()
+        guard let masks = out.masks, out.batchSize == 1 else {
+            throw DETRInputError.invalidArgument("DETR's panoptic post-processing needs mask logits for one image")
+        }
+        let threshold = config.panopticThreshold ?? 0.85
+        let direct = p.offset == (0, 0)
+        var pred = postProcessPanoptic(logits: out.logits.squeeze(0), masks: masks.squeeze(0), isThing: config.isThing,
+                                       processedSize: p.inputSize, targetSize: direct ? p.originalSize : p.inputSize,
+                                       threshold: threshold)
+        if !direct {
+            let (xs, ys) = Self.inputPixels(p)
+            let ow = p.originalSize.width, oh = p.originalSize.height, iw = p.inputSize.width
+            var ids = [Int32](repeating: 0, count: ow * oh)
+            var area = [Int](repeating: 0, count: pred.segments.count)
+            for y in 0..<oh {
+                for x in 0..<ow {
+                    let v = pred.ids[ys[y] * iw + xs[x]]
+                    ids[y * ow + x] = v
+                    if Int(v) < area.count { area[Int(v)] += 1 }
+                }
+            }
+            pred = PanopticPrediction(height: oh, width: ow, ids: ids, segments: pred.segments.map { s in
+                var s = s
+                s.area = area[s.id]
+                return s
+            })
+        }
+        // Ids from 1; without segments every pixel is void.
+        let kept = pred.segments.filter { $0.area > 0 }
+        var renumber = [Int32](repeating: 0, count: pred.segments.count)
+        for (k, s) in kept.enumerated() { renumber[s.id] = Int32(k + 1) }
+        let ids = pred.ids.map { Int($0) < renumber.count ? renumber[Int($0)] : 0 }
+        let segments = kept.enumerated().map { k, s in PredictedSegment(id: k + 1, isThing: s.isThing, categoryId: s.categoryId, area: s.area) }
+        return PanopticPrediction(height: pred.height, width: pred.width, ids: ids, segments: segments)
     }
 }
 

@@ -87,6 +87,11 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         masks || config.value is any MaskClassifierConfig || (config.as(DETRConfig.self)?.maskHead ?? false)
     }
 
+    /// Whether DETR's part of the network is frozen: DETR's segmentation head trains on a
+    /// checkpoint (`masks` with `weights`: the box model first, then its mask head, as the
+    /// official `--frozen_weights`); the class and box losses are still computed and logged.
+    public var freezesDETR: Bool { masks && weights != nil && config.as(DETRConfig.self) != nil }
+
     /// The task trained: the given one, else panoptic for panoptic data, else instance (nil for box models).
     public var effectiveTask: SegmentationTask? {
         guard trainsMasks else { return nil }

@@ -58,16 +58,27 @@ struct ResumeCheckpoint {
 enum PretrainedWeights {
     /// Loads the tensors of a checkpoint whose names and shapes fit; the rest (a class head
     /// for another class count, say) keeps its fresh initialisation, as the reference does.
-    static func loadMatching(_ path: String, into bundle: ModelBundle, note: (String) -> Void) throws {
+    /// A box model's checkpoint (keys without `detr.`) loads into DETR with the segmentation
+    /// head as its `detr.*` part (`X` -> `detr.X`, the official `model.detr.load_state_dict`).
+    /// `requiring`: every tensor under this key prefix must be loaded (a part that is frozen
+    /// afterwards cannot stay freshly initialised), else an error naming the file and the keys.
+    static func loadMatching(_ path: String, into bundle: ModelBundle, requiring prefix: String? = nil,
+                             note: (String) -> Void) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ModelFileError.notFound(path: path) }
         let file = isDir.boolValue ? FileIO.join(path, Checkpoint.modelFile) : path
         let tensors = try TensorFile.readStateDict(file)
         var state = bundle.network.stateDict()
+        // A box model's keys into the segmentation model: its tensors are the `detr.` part.
+        let boxIntoSegmentation = bundle.state.hasMaskHead && !tensors.keys.contains { $0.hasPrefix("detr.") }
+        func source(_ key: String) -> Tensor? {
+            if boxIntoSegmentation { return key.hasPrefix("detr.") ? tensors[String(key.dropFirst(5))] : nil }
+            return tensors[key]
+        }
         var loaded = 0
         var skipped: [String] = []
         for (k, t) in state {
-            if let src = tensors[k], src.shape == t.shape {
+            if let src = source(k), src.shape == t.shape {
                 state[k] = src
                 loaded += 1
             } else if !k.hasSuffix("num_batches_tracked") {
@@ -75,8 +86,20 @@ enum PretrainedWeights {
             }
         }
         guard loaded > 0 else { throw ModelFileError.incompatible(path: path, reason: "no tensor fits this network") }
+        if let prefix {
+            let missing = skipped.filter { $0.hasPrefix(prefix) }.sorted()
+            if !missing.isEmpty {
+                let shown = missing.prefix(4).map { k in
+                    source(k).map { "\(k) (shape \($0.shape), the network's \(state[k]!.shape))" } ?? "\(k) (missing)"
+                }
+                throw ModelFileError.incompatible(path: path, reason: "\(missing.count) tensor(s) of the \(prefix)* part do not fit, "
+                    + "which is frozen and must come from the checkpoint (the same architecture flags and classes as its run): "
+                    + shown.joined(separator: ", ") + (missing.count > 4 ? ", ..." : ""))
+            }
+        }
         _ = try bundle.network.load(state, strict: true)
-        note("\(path): loaded \(loaded) tensors" + (skipped.isEmpty ? "" :
+        let how = boxIntoSegmentation ? " (a box model's, as the detr.* part of the segmentation model)" : ""
+        note("\(path): loaded \(loaded) tensors\(how)" + (skipped.isEmpty ? "" :
             "; \(skipped.count) kept freshly initialised (missing or another shape: \(skipped.sorted().prefix(4).joined(separator: ", "))\(skipped.count > 4 ? ", ..." : ""))"))
     }
 

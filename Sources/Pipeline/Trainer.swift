@@ -95,8 +95,15 @@ public final class Trainer {
         if let checkpoint {
             try checkpoint.loadWeights(into: b)
         } else {
-            if let w = options.weights { try PretrainedWeights.loadMatching(w, into: b, note: reporter.note) }
+            if let w = options.weights {
+                try PretrainedWeights.loadMatching(w, into: b, requiring: options.freezesDETR ? "detr." : nil, note: reporter.note)
+            }
             if let w = options.backboneWeights { try PretrainedWeights.loadBackbone(w, into: b, note: reporter.note) }
+        }
+        if options.freezesDETR {
+            let frozen = Self.frozenParameters(b.network, options)
+            for t in frozen { t.requiresGrad = false }
+            reporter.note("DETR frozen (\(frozen.count) tensors of detr.*): the mask head (bbox_attention.*, mask_head.*) trains")
         }
         b.state.training = options
         bundle = b
@@ -129,10 +136,12 @@ public final class Trainer {
     }
 
     /// The config with what the data decides for mask models: DETR trains its segmentation head
-    /// with `masks`; a mask classifier keeps its task and thing classes for inference.
+    /// with `masks`; both keep their task and thing classes for inference.
     static func maskSettings(_ options: TrainOptions) -> ModelConfig {
         if options.masks, var c = options.config.as(DETRConfig.self) {
             c.maskHead = true
+            c.task = options.effectiveTask == .panoptic ? .panoptic : nil
+            c.thingClasses = options.thingClasses
             return ModelConfig(c)
         }
         if var c = options.config.as(Mask2FormerConfig.self) {
@@ -149,8 +158,9 @@ public final class Trainer {
     }
 
     /// The optimizer over every parameter that may train, the backbone in its own group at the
-    /// backbone ratio (returned too: the freeze phase switches it off). Parameters frozen for a
-    /// phase keep their slots (no gradient: no update).
+    /// backbone ratio (returned too, less the frozen DETR's: the freeze phase switches it off).
+    /// Parameters frozen for a phase or for the run (`frozenParameters`) keep their slots (no
+    /// gradient: no update).
     static func makeOptimizer(_ network: any DetectionNetwork, _ options: TrainOptions) -> (backbone: [Tensor], optimizer: any Optimizer) {
         let params = network.namedParameters()
         let isBackbone: (String) -> Bool = { $0.hasPrefix("backbone.") || $0.hasPrefix("detr.backbone.") }
@@ -159,7 +169,15 @@ public final class Trainer {
         let groups = [ParameterGroup(parameters: rest, learningRate: options.lr, weightDecay: options.weightDecay),
                       ParameterGroup(parameters: backbone, learningRate: options.lr * options.backboneLrRatio,
                                      weightDecay: options.weightDecay, lrScale: options.backboneLrRatio)]
-        return (backbone, options.optimizer.make(groups: groups, momentum: options.momentum))
+        let frozen = Set(frozenParameters(network, options).map(ObjectIdentifier.init))
+        return (backbone.filter { !frozen.contains(ObjectIdentifier($0)) }, options.optimizer.make(groups: groups, momentum: options.momentum))
+    }
+
+    /// The parameters frozen for the whole run: DETR's (`detr.*`) when its segmentation head
+    /// trains on a box checkpoint (`TrainOptions.freezesDETR`, the official `--frozen_weights`).
+    static func frozenParameters(_ network: any DetectionNetwork, _ options: TrainOptions) -> [Tensor] {
+        guard options.freezesDETR else { return [] }
+        return network.namedParameters().filter { $0.key.hasPrefix("detr.") }.map(\.tensor)
     }
 
     /// What a data-parallel run over `processes` needs: batches that divide into equal shares,
@@ -255,7 +273,8 @@ public final class Trainer {
             guard value.isFinite, let losses else {
                 throw TrainError.nonFiniteLoss(epoch: epoch, iteration: iteration, step: step, value: value, checkpoint: lastCheckpoint)
             }
-            losses.total.backward()
+            // A frozen DETR with no matched mask has nothing to learn from the batch.
+            if losses.total.requiresGrad { losses.total.backward() }
             steps?.sumGradients(params)
             if options.clip > 0 { _ = clipGradNorm(params, maxNorm: options.clip) }
             optimizer.step()

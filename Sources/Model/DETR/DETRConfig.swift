@@ -23,6 +23,9 @@ public struct DETRConfig: Equatable, Sendable, Codable {
         return out
     }
 
+    /// Panoptic: whether class `label` is a thing (every class when `thingClasses` is absent).
+    public func isThing(_ label: Int) -> Bool { self.thingClasses?.contains(label) ?? true }
+
     /// Checks the relations the layers rely on; returns a message for each violation.
     public func problems() -> [String] {
         var out = sharedProblems()
@@ -31,6 +34,12 @@ public struct DETRConfig: Equatable, Sendable, Codable {
             out += maskHeadProblems()
             if self.backboneStages != 4 { out.append("the mask head needs all 4 backbone stages") }
         }
+        if self.task == .semantic { out.append("DETR's mask head predicts instances or panoptic segments, not semantic regions") }
+        if self.task != nil && !self.maskHead { out.append("a task (\(self.task!.rawValue)) needs the mask head") }
+        if let bad = self.thingClasses?.first(where: { $0 < 0 || $0 >= numClasses }) {
+            out.append("thing class \(bad) is outside 0..<\(numClasses)")
+        }
+        if let t = self.panopticThreshold, !(t >= 0 && t <= 1) { out.append("panopticThreshold (\(t)) must be in [0, 1]") }
         return out
     }
 }
@@ -44,6 +53,14 @@ public struct DETRSettings: Equatable, Sendable, Codable {
     public var classLoss: ClassScoring = .softmax
     /// The segmentation head (DETRsegm) on top.
     public var maskHead = false
+    /// With the mask head: the task of the checkpoint's results (`predict` writes panoptic
+    /// segments for `.panoptic`; nil: instances). Semantic is a mask classifier's task.
+    public var task: SegmentationTask?
+    /// Panoptic: the thing classes (class ids); the others are stuff, their masks merged per
+    /// class (PostProcessPanoptic's `is_thing_map`). Absent: every class is a thing.
+    public var thingClasses: [Int]?
+    /// Panoptic: smallest class probability of a kept query (nil: the official 0.85).
+    public var panopticThreshold: Float?
     public var positionEncoding: PositionEncodingKind = .sine
     /// Weight of the class loss.
     public var lossCE: Float = 1

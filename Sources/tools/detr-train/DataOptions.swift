@@ -33,7 +33,7 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Segment PNG folder of --coco-panoptic-val.")
     var valSegments: String?
 
-    @Flag(help: "Train on masks: DETR's segmentation head (--model detr, start from a box checkpoint with --weights) on COCO segmentations or the SegmentationObject PNGs of a VOC devkit's lines. Mask classifiers (--model mask2former) always train on masks.")
+    @Flag(help: "Train on masks: DETR's segmentation head (--model detr; with --weights <box checkpoint> the DETR part is frozen and only the mask head trains) on COCO segmentations or panoptic data, or the SegmentationObject PNGs of a VOC devkit's lines. Mask classifiers (--model mask2former) always train on masks.")
     var masks = false
     @Option(help: "Task of a mask model: instance (masks per object), panoptic (--coco-panoptic data) or semantic (mask2former on a VOC devkit's SegmentationClass PNGs; classes: background, then the classes file's). Default: panoptic for panoptic data, else instance.")
     var task: SegmentationTask?

@@ -24,13 +24,14 @@ struct CheckpointRunOptions: ParsableArguments {
         guard confidence >= 0, confidence < 1 else { throw ValidationError("--confidence must be in [0, 1)") }
     }
 
-    /// The checkpoint's detector for `task` (nil: boxes, or a mask classifier's instances).
+    /// The checkpoint's detector for `task` (nil: boxes, or a mask model's instances).
     func detector(task: SegmentationTask? = nil) throws -> Detector? {
         guard let weights else { return nil }
         ToolIO.say("Load model \(weights).")
         let bundle = try bare.load(weights) { "class\($0)" }
-        if task != nil && !(bundle.config.value is any MaskClassifierConfig) {
-            throw ToolError("\(weights): a \(bundle.config.family) model predicts boxes; panoptic segments need a mask classifier")
+        let detrMasks = bundle.config.as(DETRConfig.self)?.maskHead ?? false
+        if task != nil && !(bundle.config.value is any MaskClassifierConfig) && !detrMasks {
+            throw ToolError("\(weights): a \(bundle.config.family) model predicts boxes; panoptic segments need a mask classifier or DETR's mask head")
         }
         // One image after another, of any sizes: the tensor cache keeps what the largest needs.
         Allocator.holdsAtMostPeak = true

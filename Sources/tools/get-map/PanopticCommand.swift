@@ -17,7 +17,7 @@ struct PanopticCommand: ParsableCommand {
         panopticapi's table comes the per-category table (PQ, SQ, RQ, TP, FP, FN of each \
         category with segments); --analysis DIR writes it for every category as per_class.csv \
         and, with --report, report.html (one self-contained page, the table sortable). \
-        With --weights CHECKPOINT (a mask classifier) and --images DIR the checkpoint's panoptic \
+        With --weights CHECKPOINT (a mask classifier, or DETR with its mask head) and --images DIR the checkpoint's panoptic \
         segmentation of each ground-truth image (DIR/<stem>.*, the stem of the annotation's PNG) \
         is first written as --pred-json and its folder, classes matched to categories by name; \
         those are then evaluated.

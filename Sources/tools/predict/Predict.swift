@@ -36,7 +36,10 @@ struct Predict: ParsableCommand {
         after an image, and at the end), so an interrupted run keeps what it wrote.
         A mask classifier (Mask2Former) draws its instances (the top ones by score, boxes around \
         their masks) and lists them with their masks as COCO RLE ("segmentation"); with the \
-        panoptic task it also writes COCO panoptic PNGs and JSON (see --task).
+        panoptic task it also writes COCO panoptic PNGs and JSON (see --task). DETR with its mask \
+        head (detr-train --masks) lists its detections with their masks; its panoptic task (a \
+        checkpoint trained on COCO panoptic data, or --task panoptic) is DETR's panoptic \
+        post-processing (stuff classes from the checkpoint).
         """)
 
     @Argument(help: "A folder of images, or one image file.")
@@ -65,7 +68,7 @@ struct Predict: ParsableCommand {
     @Option(help: "Only measure speed: N timed runs (decode excluded; preprocessing, network and post-processing included) on the first image after one warm-up; prints images/s and writes nothing.")
     var fps: Int?
 
-    @Option(help: "A mask classifier's task (default: its checkpoint's): instance draws and lists its instances; panoptic also writes <out>/panoptic/<stem>.png (segment ids as R + 256 G + 256^2 B, 0 = void) and <out>/panoptic.json (COCO panoptic, image_id and category_id as in detections.json), what 'get-map panoptic' reads; semantic draws and lists one region per class present (score 1) and writes <out>/semantic/<stem>.png (VOC palette PNG of class indices).")
+    @Option(help: "A mask model's task (a mask classifier, or DETR with its mask head; default: its checkpoint's): instance draws and lists its instances; panoptic also writes <out>/panoptic/<stem>.png (segment ids as R + 256 G + 256^2 B, 0 = void) and <out>/panoptic.json (COCO panoptic, image_id and category_id as in detections.json), what 'get-map panoptic' reads; semantic (a mask classifier) draws and lists one region per class present (score 1) and writes <out>/semantic/<stem>.png (VOC palette PNG of class indices).")
     var task: SegmentationTask?
 
     @Option(help: "Also write the raw network tensors to this .safetensors file: for each image <stem>, <stem>/input [1,3,H,W] (the normalised input), <stem>/mask [1,H,W] (0/1), <stem>/pred_logits [1,Q,C+1], <stem>/pred_boxes [1,Q,4] (cxcywh in [0,1]) and, with a segmentation head, <stem>/pred_masks.")
@@ -84,8 +87,12 @@ struct Predict: ParsableCommand {
             // One image after another, of any sizes: the tensor cache keeps what the largest needs.
             Allocator.holdsAtMostPeak = true
             let bundle = try loadBundle()
-            if let task, !(bundle.config.value is any MaskClassifierConfig) {
-                throw ToolError("--task \(task.rawValue): \(weights) is a \(bundle.config.family) model, which predicts boxes, not classified masks")
+            if let task {
+                if bundle.config.as(DETRConfig.self)?.maskHead == true {
+                    if task == .semantic { throw ToolError("--task semantic: \(weights) is DETR with its mask head, which predicts instances or panoptic segments") }
+                } else if !(bundle.config.value is any MaskClassifierConfig) {
+                    throw ToolError("--task \(task.rawValue): \(weights) is a \(bundle.config.family) model, which predicts boxes, not masks")
+                }
             }
             let detector = Detector(bundle: bundle, task: task)
             if let fps {

@@ -14,7 +14,7 @@ struct PredictRun {
     var totals: [Int]
     var rawTensors: [String: Tensor] = [:]
     var failures = 0
-    /// A mask classifier's panoptic segments so far (the panoptic task).
+    /// A mask model's panoptic segments so far (the panoptic task).
     var panopticItems: [PanopticWriter.Item] = []
     var detectionCount: Int { json.count }
 
@@ -66,9 +66,16 @@ struct PredictRun {
     /// 256^2 B) and `<out>/panoptic.json` (COCO panoptic: image_id the image's index,
     /// category_id the class index, and the categories with their thing/stuff kind).
     func writePanoptic() throws {
-        guard let classifier = detector.bundle.config.value as? any MaskClassifierConfig else { return }
+        let isThing: (Int) -> Bool
+        if let classifier = detector.bundle.config.value as? any MaskClassifierConfig {
+            isThing = classifier.isThing
+        } else if let detr = detector.bundle.config.as(DETRConfig.self), detr.maskHead {
+            isThing = detr.isThing
+        } else {
+            return
+        }
         let names = detector.bundle.classNames
-        let categories = names.indices.map { PanopticCategory(id: $0, name: names[$0], isThing: classifier.isThing($0) ? 1 : 0) }
+        let categories = names.indices.map { PanopticCategory(id: $0, name: names[$0], isThing: isThing($0) ? 1 : 0) }
         try PanopticWriter.write(panopticItems, categoryIDs: Array(names.indices), categories: categories,
                                  json: FileIO.join(options.out, "panoptic.json"), folder: FileIO.join(options.out, "panoptic"))
     }
