@@ -158,26 +158,27 @@ public final class Trainer {
     }
 
     /// The optimizer over every parameter that may train, the backbone in its own group at the
-    /// backbone ratio (returned too, less the frozen DETR's: the freeze phase switches it off).
-    /// Parameters frozen for a phase or for the run (`frozenParameters`) keep their slots (no
-    /// gradient: no update).
+    /// backbone ratio (returned too: the freeze phase switches it off). Parameters frozen for a
+    /// phase keep their slots (no gradient: no update); those frozen for the whole run
+    /// (`frozenParameters`) are left out, as the official code builds its optimizer from the
+    /// parameters that require gradients (a resume builds the same list).
     static func makeOptimizer(_ network: any DetectionNetwork, _ options: TrainOptions) -> (backbone: [Tensor], optimizer: any Optimizer) {
-        let params = network.namedParameters()
+        let frozen = Set(frozenParameters(network, options).map(ObjectIdentifier.init))
+        let params = network.namedParameters().filter { !frozen.contains(ObjectIdentifier($0.tensor)) }
         let isBackbone: (String) -> Bool = { $0.hasPrefix("backbone.") || $0.hasPrefix("detr.backbone.") }
         let backbone = params.filter { isBackbone($0.key) }.map(\.tensor)
         let rest = params.filter { !isBackbone($0.key) }.map(\.tensor)
         let groups = [ParameterGroup(parameters: rest, learningRate: options.lr, weightDecay: options.weightDecay),
                       ParameterGroup(parameters: backbone, learningRate: options.lr * options.backboneLrRatio,
                                      weightDecay: options.weightDecay, lrScale: options.backboneLrRatio)]
-        let frozen = Set(frozenParameters(network, options).map(ObjectIdentifier.init))
-        return (backbone.filter { !frozen.contains(ObjectIdentifier($0)) }, options.optimizer.make(groups: groups, momentum: options.momentum))
+        return (backbone, options.optimizer.make(groups: groups, momentum: options.momentum))
     }
 
     /// The parameters frozen for the whole run: DETR's (`detr.*`) when its segmentation head
     /// trains on a box checkpoint (`TrainOptions.freezesDETR`, the official `--frozen_weights`).
     static func frozenParameters(_ network: any DetectionNetwork, _ options: TrainOptions) -> [Tensor] {
         guard options.freezesDETR else { return [] }
-        return network.namedParameters().filter { $0.key.hasPrefix("detr.") }.map(\.tensor)
+        return network.namedState(kind: .parameter).filter { $0.key.hasPrefix("detr.") }.map(\.tensor)
     }
 
     /// What a data-parallel run over `processes` needs: batches that divide into equal shares,

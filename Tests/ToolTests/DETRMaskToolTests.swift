@@ -93,6 +93,13 @@ final class DETRMaskToolTests: XCTestCase {
         // The mask head learns: its weights move between the epochs.
         let moved = head.filter { first[$0]!.scalars != second[$0]!.scalars }
         XCTAssertGreaterThan(moved.count, head.count / 2, "\(head.count - moved.count) of \(head.count) mask-head tensors did not change")
+        // A resumed mask run keeps the DETR part frozen (the optimizer has the mask head only).
+        r = try ToolRunner.run("detr-train", ["--resume", "logs/last", "--epochs", "3"], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("Epoch 3/3 - loss"), r.stdout)
+        let resumed = try tensors(maskRun + "/last")
+        for (k, t) in box { XCTAssertEqual(resumed["detr." + k]?.scalars, t.scalars, k) }
+        XCTAssertTrue(head.contains { resumed[$0]!.scalars != second[$0]!.scalars })
         let state = try XCTUnwrap(readJSON(maskRun + "/last/state.json") as? [String: Any])
         let config = try XCTUnwrap(state["config"] as? [String: Any])
         XCTAssertEqual(config["maskHead"] as? Bool, true)
@@ -182,16 +189,22 @@ final class DETRMaskToolTests: XCTestCase {
         let data = ["--coco-panoptic", "d/panoptic/panoptic_train.json", "--images", kit.imagesDirectory,
                     "--coco-panoptic-val", "d/panoptic/panoptic_val.json", "--val-images", kit.imagesDirectory]
         // The box model: the tiny flags' DETR over the panoptic classes, untrained (the test
-        // above trains one; this one saves the time), as a checkpoint folder.
+        // above trains one; this one saves the time), as an official-style .pth
+        // ({"model": state dict}, keys without `detr.`).
         let categories = DemoSegmentation.categories
         let boxConfig = TinyConfig.detr(queries: 8, decoderLayers: 1, classes: categories.count)
             .sized(dModel: 128, heads: 8, feedForward: 64, encoderLayers: 1, decoderLayers: 1, queries: 8, dropout: 0.1)
-        try ModelBundle.fresh(config: boxConfig, classNames: categories.map(\.name), inputSize: 64, seed: 3).save(to: dir + "/box")
-        var r = try ToolRunner.run("detr-train", data + ["--epochs", "1", "--masks", "--weights", "box"] + Self.tiny, in: dir)
+        let box = ModelBundle.fresh(config: boxConfig, classNames: categories.map(\.name), inputSize: 64, seed: 3).network.stateDict()
+            .filter { !$0.key.hasSuffix("num_batches_tracked") }
+        try TorchSave.legacy(box, wrapped: true).write(to: URL(fileURLWithPath: dir + "/box.pth"))
+        var r = try ToolRunner.run("detr-train", data + ["--epochs", "1", "--masks", "--weights", "box.pth"] + Self.tiny, in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("box.pth: loaded \(box.count) tensors (a box model's, as the detr.* part"), r.stderr)
         XCTAssertTrue(r.stderr.contains("DETR frozen"), r.stderr)
         let ck = try runFolder(dir, "logs/last") + "/last"
         var bundle = try ModelBundle.load(ck)
+        let trained = bundle.network.stateDict()
+        for (k, t) in box { XCTAssertEqual(trained["detr." + k]?.scalars, t.scalars, k) }
         var config = try XCTUnwrap(bundle.config.as(DETRConfig.self))
         XCTAssertEqual(config.task, .panoptic)
         XCTAssertEqual(bundle.classNames, categories.map(\.name))
