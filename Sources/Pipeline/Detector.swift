@@ -56,6 +56,30 @@ public struct DetectionResult: Sendable {
     public var semantic: [Int]? = nil
 }
 
+extension ModelBundle {
+    /// The segmentation tasks the network's results serve: a mask classifier's three, DETR's
+    /// with its mask head instance and panoptic (its PostProcessPanoptic); none for a box model.
+    public var segmentationTasks: [SegmentationTask] {
+        if config.value is any MaskClassifierConfig { return SegmentationTask.allCases }
+        return state.hasMaskHead ? [.instance, .panoptic] : []
+    }
+
+    /// The task of the checkpoint's results (its config's; DETR's mask head without one:
+    /// instance); nil for a box model.
+    public var defaultTask: SegmentationTask? {
+        if let classifier = config.value as? any MaskClassifierConfig { return classifier.task }
+        if let detr = config.as(DETRConfig.self), detr.maskHead { return detr.task ?? .instance }
+        return nil
+    }
+
+    /// Panoptic: whether class `label` is a thing (the config's thing classes; every class of a
+    /// model without them).
+    public func isThing(_ label: Int) -> Bool {
+        if let classifier = config.value as? any MaskClassifierConfig { return classifier.isThing(label) }
+        return config.as(DETRConfig.self)?.isThing(label) ?? true
+    }
+}
+
 /// Runs a `ModelBundle` on images: preprocessing of its preset, the network in inference mode
 /// (no gradient tape), the family's post-processing (DETR's for box models, the family's own
 /// inference for mask classifiers) and the map back to image pixels.
@@ -72,13 +96,7 @@ public final class Detector {
         self.bundle = bundle
         self.geometry = geometry ?? .of(preset: bundle.state.preset, inputSize: bundle.state.inputSize)
         self.normalization = normalization
-        if let classifier = bundle.config.value as? any MaskClassifierConfig {
-            self.task = task ?? classifier.task
-        } else if let detr = bundle.config.as(DETRConfig.self), detr.maskHead {
-            self.task = task ?? detr.task ?? .instance
-        } else {
-            self.task = nil
-        }
+        self.task = bundle.defaultTask.map { task ?? $0 }
     }
 
     /// Resizes (or letterboxes) and normalises. An image already at the target size is used

@@ -128,6 +128,10 @@ final class DETRMaskToolTests: XCTestCase {
         r = try ToolRunner.run("predict", ["test_images", "--weights", ck, "--out", "out", "--confidence", "0"], in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
         let entries = try XCTUnwrap(readJSON(dir + "/out/detections.json") as? [[String: Any]])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out/panoptic.json"))
+        let semantic = try ToolRunner.run("predict", ["test_images", "--weights", ck, "--out", "out2", "--task", "semantic"], in: dir)
+        XCTAssertEqual(semantic.status, 1)
+        XCTAssertTrue(semantic.stderr.contains("--task semantic: \(ck) is a detr model, which serves instance and panoptic"), semantic.stderr)
         var gtAnnotations: [String] = [], libraryResults: [String] = []
         var masked = 0
         for (k, image) in images.enumerated() {

@@ -29,9 +29,9 @@ struct CheckpointRunOptions: ParsableArguments {
         guard let weights else { return nil }
         ToolIO.say("Load model \(weights).")
         let bundle = try bare.load(weights) { "class\($0)" }
-        let detrMasks = bundle.config.as(DETRConfig.self)?.maskHead ?? false
-        if task != nil && !(bundle.config.value is any MaskClassifierConfig) && !detrMasks {
-            throw ToolError("\(weights): a \(bundle.config.family) model predicts boxes; panoptic segments need a mask classifier or DETR's mask head")
+        if let task, !bundle.segmentationTasks.contains(task) {
+            throw ToolError("\(weights): a \(bundle.config.family) model \(bundle.segmentationTasks.isEmpty ? "predicts boxes" : "has no \(task.rawValue) results"); "
+                            + "\(task.rawValue) segments need a mask classifier\(task == .semantic ? "" : " or DETR's mask head")")
         }
         // One image after another, of any sizes: the tensor cache keeps what the largest needs.
         Allocator.holdsAtMostPeak = true

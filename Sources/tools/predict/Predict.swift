@@ -87,12 +87,10 @@ struct Predict: ParsableCommand {
             // One image after another, of any sizes: the tensor cache keeps what the largest needs.
             Allocator.holdsAtMostPeak = true
             let bundle = try loadBundle()
-            if let task {
-                if bundle.config.as(DETRConfig.self)?.maskHead == true {
-                    if task == .semantic { throw ToolError("--task semantic: \(weights) is DETR with its mask head, which predicts instances or panoptic segments") }
-                } else if !(bundle.config.value is any MaskClassifierConfig) {
-                    throw ToolError("--task \(task.rawValue): \(weights) is a \(bundle.config.family) model, which predicts boxes, not masks")
-                }
+            if let task, !bundle.segmentationTasks.contains(task) {
+                let serves = bundle.segmentationTasks.isEmpty ? "predicts boxes, not masks"
+                    : "serves " + bundle.segmentationTasks.map(\.rawValue).joined(separator: " and ")
+                throw ToolError("--task \(task.rawValue): \(weights) is a \(bundle.config.family) model, which \(serves)")
             }
             let detector = Detector(bundle: bundle, task: task)
             if let fps {

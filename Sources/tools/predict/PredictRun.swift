@@ -66,16 +66,10 @@ struct PredictRun {
     /// 256^2 B) and `<out>/panoptic.json` (COCO panoptic: image_id the image's index,
     /// category_id the class index, and the categories with their thing/stuff kind).
     func writePanoptic() throws {
-        let isThing: (Int) -> Bool
-        if let classifier = detector.bundle.config.value as? any MaskClassifierConfig {
-            isThing = classifier.isThing
-        } else if let detr = detector.bundle.config.as(DETRConfig.self), detr.maskHead {
-            isThing = detr.isThing
-        } else {
-            return
-        }
-        let names = detector.bundle.classNames
-        let categories = names.indices.map { PanopticCategory(id: $0, name: names[$0], isThing: isThing($0) ? 1 : 0) }
+        let bundle = detector.bundle
+        guard bundle.segmentationTasks.contains(.panoptic) else { return }
+        let names = bundle.classNames
+        let categories = names.indices.map { PanopticCategory(id: $0, name: names[$0], isThing: bundle.isThing($0) ? 1 : 0) }
         try PanopticWriter.write(panopticItems, categoryIDs: Array(names.indices), categories: categories,
                                  json: FileIO.join(options.out, "panoptic.json"), folder: FileIO.join(options.out, "panoptic"))
     }
