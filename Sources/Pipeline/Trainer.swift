@@ -87,7 +87,8 @@ public final class Trainer {
         self.options = options
         trainSet = data.train
         valSet = data.validation
-        schedule = TrainingSchedule(options: options, pretrained: pretrained)
+        // A frozen DETR has no backbone phase to wait out: its mask head trains at --batch throughout.
+        schedule = TrainingSchedule(options: options, pretrained: pretrained && !options.freezesDETR)
 
         // Network.
         let b = ModelBundle.fresh(config: options.config, classNames: data.classNames, inputSize: options.inputSize,

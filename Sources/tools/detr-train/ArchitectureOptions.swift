@@ -9,7 +9,7 @@ struct ArchitectureOptions: ParsableArguments {
     var model: String = ModelFamilies.names[0]
     @Option(help: "Backbone: resnet18, resnet34, resnet50, resnet101.")
     var backbone: String = "resnet50"
-    @Option(help: "A full checkpoint (folder, .safetensors or PyTorch .pth such as the official DETR ones) to start from; tensors that do not fit (another class count) stay freshly initialised.")
+    @Option(help: "A full checkpoint (folder, .safetensors or PyTorch .pth such as the official DETR ones) to start from; tensors that do not fit (another class count) stay freshly initialised. With --masks: the box model whose DETR part is frozen (every tensor must fit) while the mask head trains.")
     var weights: String?
     @Option(help: "ResNet weights (.safetensors or torchvision .pth, torchvision keys) for the backbone.")
     var backboneWeights: String?

@@ -27,13 +27,14 @@ struct DETRTrain: ParsableCommand {
         one model trained data-parallel, --batch the global batch (divisible by N), each process \
         its share of every batch; rank 0 writes the logs and checkpoints. See the README.
         Masks: --masks trains DETR's segmentation head as the DETR paper does: first a box \
-        model (an ordinary run of --model detr), then --masks --weights <its checkpoint> (logs/best, \
-        a model.safetensors or the official .pth: its tensors become the detr.* part) with the same \
-        architecture flags. The DETR part is then frozen (the official --frozen_weights: its \
-        parameters get no gradient, whatever the freeze phase) and only the mask head \
-        (bbox_attention, mask_head) trains, with focal and dice losses on its masks; the class and \
-        box losses are still computed and logged. Panoptic data (--coco-panoptic) gives a \
-        checkpoint whose results are panoptic segments (its stuff classes kept with it). \
+        model (an ordinary run of --model detr), then --masks --weights <its checkpoint> \
+        (logs/best, a model.safetensors or the official .pth: its tensors become the detr.* \
+        part) with the same architecture flags. The DETR part is then frozen (the official \
+        --frozen_weights: its parameters get no gradient and are not in the optimizer; there is \
+        no freeze phase) and only the mask head (bbox_attention, mask_head) trains, with focal \
+        and dice losses on its masks; the class and box losses are still computed and logged. \
+        Panoptic data (--coco-panoptic) gives a checkpoint whose results are panoptic segments \
+        (its stuff classes kept with it). \
         --model mask2former trains on masks directly, for --task instance, panoptic \
         (--coco-panoptic) or semantic (a VOC devkit's lines: SegmentationClass PNGs). Mask models \
         validate with COCO mask AP (instance), PQ (panoptic) or mIoU (semantic).
