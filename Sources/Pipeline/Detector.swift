@@ -58,10 +58,13 @@ public struct DetectionResult: Sendable {
 
 extension ModelBundle {
     /// The segmentation tasks the network's results serve: a mask classifier's three, DETR's
-    /// with its mask head instance and panoptic (its PostProcessPanoptic); none for a box model.
+    /// with its mask head instance and (softmax scoring) panoptic, its PostProcessPanoptic;
+    /// none for a box model.
     public var segmentationTasks: [SegmentationTask] {
         if config.value is any MaskClassifierConfig { return SegmentationTask.allCases }
-        return state.hasMaskHead ? [.instance, .panoptic] : []
+        guard let detr = config.as(DETRConfig.self), detr.maskHead else { return [] }
+        // Its PostProcessPanoptic scores with a softmax over the classes and "no object".
+        return detr.classLoss == .softmax ? [.instance, .panoptic] : [.instance]
     }
 
     /// The task of the checkpoint's results (its config's; DETR's mask head without one:
@@ -201,6 +204,9 @@ public final class Detector {
         try out.validate()
         guard let masks = out.masks, out.batchSize == 1 else {
             throw DETRInputError.invalidArgument("DETR's panoptic post-processing needs mask logits for one image")
+        }
+        guard config.classLoss == .softmax else {
+            throw DETRInputError.invalidArgument("DETR's panoptic post-processing needs softmax classification with \"no object\" (this model scores with sigmoid focal)")
         }
         let threshold = config.panopticThreshold ?? 0.85
         let direct = p.offset == (0, 0)

@@ -47,6 +47,9 @@ final class DETRPanopticDetectorTests: XCTestCase {
         c.task = .panoptic
         c.thingClasses = [0, 1]
         XCTAssertEqual(c.problems(), [])
+        c.classLoss = .sigmoid
+        XCTAssertTrue(c.problems().contains { $0.contains("softmax") }, "\(c.problems())")
+        c.classLoss = .softmax
         XCTAssertEqual(try JSONDecoder().decode(DETRConfig.self, from: JSONEncoder().encode(c)), c)
         XCTAssertTrue(c.isThing(1))
         XCTAssertFalse(c.isThing(2))

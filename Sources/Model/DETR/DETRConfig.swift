@@ -36,6 +36,9 @@ public struct DETRConfig: Equatable, Sendable, Codable {
         }
         if self.task == .semantic { out.append("DETR's mask head predicts instances or panoptic segments, not semantic regions") }
         if self.task != nil && !self.maskHead { out.append("a task (\(self.task!.rawValue)) needs the mask head") }
+        if self.task == .panoptic && self.classLoss == .sigmoid {
+            out.append("DETR's panoptic post-processing scores with a softmax over the classes and \"no object\" (classLoss softmax, not focal)")
+        }
         if let bad = self.thingClasses?.first(where: { $0 < 0 || $0 >= numClasses }) {
             out.append("thing class \(bad) is outside 0..<\(numClasses)")
         }
