@@ -22,6 +22,8 @@ import Model
 public enum MaskMetricsError: Error, CustomStringConvertible {
     /// The model gives no masks (a box model).
     case noMasks(metric: String, family: String)
+    /// A mask model that does not serve the metric's task (DETR's mask head has no semantic task).
+    case taskNotServed(metric: String, family: String, serves: [SegmentationTask])
     /// A sample that does not fit the metric (no masks, masks of another size, a label out of
     /// range); `path` is its image.
     case badSample(path: String, reason: String)
@@ -33,6 +35,8 @@ public enum MaskMetricsError: Error, CustomStringConvertible {
         switch self {
         case let .noMasks(metric, family):
             return "\(metric) needs a model that predicts masks; this \(family) model predicts boxes only"
+        case let .taskNotServed(metric, family, serves):
+            return "\(metric) needs a model of that task; this \(family) model serves " + serves.map(\.rawValue).joined(separator: " and ")
         case let .badSample(path, reason): return "\(path): \(reason)"
         case let .invalidArgument(message): return message
         case let .otherProcess(rank, message): return "process \(rank) failed: \(message)"
@@ -41,6 +45,14 @@ public enum MaskMetricsError: Error, CustomStringConvertible {
 }
 
 extension Validation {
+    /// That the bundle serves `task` (a mask classifier every task; DETR's mask head instances,
+    /// and panoptic segments with softmax scoring).
+    static func requireTask(_ task: SegmentationTask, _ metric: String, _ bundle: ModelBundle) throws {
+        let serves = bundle.segmentationTasks
+        if serves.isEmpty { throw MaskMetricsError.noMasks(metric: metric, family: bundle.config.family) }
+        if !serves.contains(task) { throw MaskMetricsError.taskNotServed(metric: metric, family: bundle.config.family, serves: serves) }
+    }
+
     /// COCO segm AP50 and AP (0.5:0.95) of a model's instance masks (a mask classifier's
     /// instances, or DETR's with its mask head; detections above 0.001) against the samples'
     /// instance masks (`Target.masks` at the image size: categories are the labels, `iscrowd`
@@ -48,9 +60,7 @@ extension Validation {
     /// 0 when the data set has no object.
     public static func maskAP(bundle: ModelBundle, dataset: any DetectionDataset, world: ProcessWorld? = nil,
                               progress: (Int, Int) -> Void = { _, _ in }) throws -> (ap50: Double, map: Double) {
-        guard bundle.config.value is any MaskClassifierConfig || bundle.state.hasMaskHead else {
-            throw MaskMetricsError.noMasks(metric: "mask AP", family: bundle.config.family)
-        }
+        try requireTask(.instance, "mask AP", bundle)
         let parts = try gathered(world) {
             try maskAPRecords(bundle: bundle, dataset: dataset, shard: Shard(world), progress: progress)
         }
@@ -66,9 +76,7 @@ extension Validation {
     /// summed in image order. `progress(done, total)` after each image.
     public static func panopticQuality(bundle: ModelBundle, dataset: any DetectionDataset, isThing: [Bool], world: ProcessWorld? = nil,
                                        progress: (Int, Int) -> Void = { _, _ in }) throws -> (pq: Double, sq: Double, rq: Double) {
-        guard bundle.config.value is any MaskClassifierConfig else {
-            throw MaskMetricsError.noMasks(metric: "panoptic quality", family: bundle.config.family)
-        }
+        try requireTask(.panoptic, "panoptic quality", bundle)
         guard isThing.count == bundle.classNames.count else {
             throw MaskMetricsError.invalidArgument("panoptic quality: \(isThing.count) thing flags for a model of \(bundle.classNames.count) classes")
         }
@@ -86,9 +94,7 @@ extension Validation {
     /// `progress(done, total)` after each image.
     public static func meanIoU(bundle: ModelBundle, dataset: any DetectionDataset, classCount: Int, world: ProcessWorld? = nil,
                                progress: (Int, Int) -> Void = { _, _ in }) throws -> Double {
-        guard bundle.config.value is any MaskClassifierConfig else {
-            throw MaskMetricsError.noMasks(metric: "mIoU", family: bundle.config.family)
-        }
+        try requireTask(.semantic, "mIoU", bundle)
         guard (1...65536).contains(classCount) else {
             throw MaskMetricsError.invalidArgument("mIoU: \(classCount) classes (1 to 65536 can be measured)")
         }

@@ -206,6 +206,8 @@ final class DETRMaskToolTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("box.pth: loaded \(box.count) tensors (a box model's, as the detr.* part"), r.stderr)
         XCTAssertTrue(r.stderr.contains("DETR frozen"), r.stderr)
         let ck = try runFolder(dir, "logs/last") + "/last"
+        // The run validated with PQ (the panoptic task's metric).
+        XCTAssertTrue(try String(contentsOfFile: runFolder(dir, "logs/last") + "/epochs.jsonl", encoding: .utf8).contains("\"pq\":"))
         var bundle = try ModelBundle.load(ck)
         let trained = bundle.network.stateDict()
         for (k, t) in box { XCTAssertEqual(trained["detr." + k]?.scalars, t.scalars, k) }
