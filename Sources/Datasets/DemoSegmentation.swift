@@ -15,6 +15,10 @@ import Base
 ///   category is its dominant tint (4 reddish, 5 greenish, 6 bluish background: the largest
 ///   channel of the background's base colour, which its gradient and noise keep), `isthing` 0.
 ///   Segment id `i + 1` is the `i`-th object, `objects + 1` the background.
+/// - `<output>/panoptic/instances_{train,val}.json`: the same things as COCO instances (the
+///   panoptic split, image ids and categories), each shape's visible pixels as a compressed
+///   RLE segmentation with its area and box; the difficult shapes are crowd (`iscrowd` 1), as in
+///   the panoptic set. The ground truth of `get-map coco --iou-type segm`.
 public enum DemoSegmentation {
     /// Panoptic categories: the three shapes as things, then the background tints as stuff.
     public static let categories: [PanopticCategory] =
@@ -30,6 +34,8 @@ public enum DemoSegmentation {
         public var panopticTrainJSON: String
         public var panopticValJSON: String
         public var panopticFolder: String
+        public var instancesTrainJSON: String
+        public var instancesValJSON: String
     }
 
     /// The per-image maps of a scene: object indices (0 background) and panoptic segments.
@@ -96,6 +102,9 @@ public enum DemoSegmentation {
         var segmentsFolder: String { FileIO.join(panopticRoot, "segments") }
         /// `(image id, file name, width, height, segments_info JSON)` of each image, in order.
         var entries: [(id: String, number: Int, width: Int, height: Int, segments: String)] = []
+        /// The things of each image (in `entries`' order) as COCO instance annotations without
+        /// their `id` and `image_id`: `"category_id": ..., "segmentation": ..., ...}`.
+        var things: [[String]] = []
 
         init(devkit: VOCDevkit, output: String) throws {
             self.devkit = devkit
@@ -128,6 +137,11 @@ public enum DemoSegmentation {
                     + "\"bbox\": [\(b.xmin), \(b.ymin), \(b.width), \(b.height)]}"
             }
             entries.append((id, number, w, h, "[" + info.joined(separator: ", ") + "]"))
+            things.append(zip(m.segments, m.boxes).filter { $0.0.categoryID <= DemoData.classNames.count }.map { s, b in
+                let rle = RLE(rowMajorMask: m.segmentIDs.map { $0 == UInt32(s.id) ? 1 : 0 }, height: h, width: w)
+                return "\"category_id\": \(s.categoryID), \"segmentation\": \(rle.resultJSON), \"area\": \(rle.area), "
+                    + "\"bbox\": [\(b.xmin), \(b.ymin), \(b.width), \(b.height)], \"iscrowd\": \(s.isCrowd)}"
+            })
         }
 
         /// The image-set lists and the two panoptic JSON files.
@@ -140,8 +154,28 @@ public enum DemoSegmentation {
             let valJSON = FileIO.join(panopticRoot, "panoptic_val.json")
             try writeJSON(trainJSON, ids: Set(split.train))
             try writeJSON(valJSON, ids: Set(split.val))
+            let instancesTrain = FileIO.join(panopticRoot, "instances_train.json")
+            let instancesVal = FileIO.join(panopticRoot, "instances_val.json")
+            try writeInstances(instancesTrain, ids: Set(split.train))
+            try writeInstances(instancesVal, ids: Set(split.val))
             return Summary(trainImages: split.train.count, valImages: split.val.count,
-                           panopticTrainJSON: trainJSON, panopticValJSON: valJSON, panopticFolder: segmentsFolder)
+                           panopticTrainJSON: trainJSON, panopticValJSON: valJSON, panopticFolder: segmentsFolder,
+                           instancesTrainJSON: instancesTrain, instancesValJSON: instancesVal)
+        }
+
+        /// The things of the chosen images as a COCO instances file.
+        func writeInstances(_ path: String, ids: Set<String>) throws {
+            var images: [String] = [], annotations: [String] = []
+            for (e, objects) in zip(entries, things) where ids.contains(e.id) {
+                images.append("{\"id\": \(e.number), \"file_name\": \(jsonString(e.id + ".jpg")), \"width\": \(e.width), \"height\": \(e.height)}")
+                for o in objects { annotations.append("{\"id\": \(annotations.count + 1), \"image_id\": \(e.number), " + o) }
+            }
+            let categories = DemoSegmentation.categories.filter { $0.isThing == 1 }.map {
+                "{\"id\": \($0.id), \"name\": \(jsonString($0.name)), \"supercategory\": \"shape\"}"
+            }
+            let text = "{\"images\": [\n" + images.joined(separator: ",\n") + "\n],\n\"annotations\": [\n"
+                + annotations.joined(separator: ",\n") + "\n],\n\"categories\": [\n" + categories.joined(separator: ",\n") + "\n]}\n"
+            try FileIO.writeAtomically(path, text: text)
         }
 
         func writeJSON(_ path: String, ids: Set<String>) throws {

@@ -71,7 +71,8 @@ final class VOCSegmentationTests: XCTestCase {
     /// The generator's masks against its own annotations: every object's pixels lie inside its
     /// box and touch all four sides (a triangle's apex may miss the top row), object index i is
     /// the i-th XML object, the class map holds its class, and the panoptic segments' areas are
-    /// their PNG pixel counts. The detection files are the same bytes with and without masks.
+    /// their PNG pixel counts, and the instances files hold the things of those PNGs. The
+    /// detection files are the same bytes with and without masks.
     func testGenerator_SegmentationAgreesWithAnnotations() throws {
         let plain = try makeTemporaryDirectory(), withMasks = try makeTemporaryDirectory()
         var options = DemoData.Options()
@@ -91,6 +92,13 @@ final class VOCSegmentationTests: XCTestCase {
         XCTAssertEqual(seg.trainImages + seg.valImages, ids.count)
         let panoptic = try COCOPanoptic.load(seg.panopticTrainJSON).annotations + COCOPanoptic.load(seg.panopticValJSON).annotations
         XCTAssertEqual(panoptic.count, ids.count)
+        let instanceFiles = [try COCOInstances.load(seg.instancesTrainJSON), try COCOInstances.load(seg.instancesValJSON)]
+        XCTAssertEqual(instanceFiles.map { Set($0.images.map(\.fileName)) },
+                       try [seg.panopticTrainJSON, seg.panopticValJSON].map { Set(try COCOPanoptic.load($0).annotations.map { $0.fileName.dropLast(3) + "jpg" }) })
+        XCTAssertTrue(instanceFiles.allSatisfy { $0.categories.map(\.name) == DemoData.classNames })
+        let instances = instanceFiles[0].annotations + instanceFiles[1].annotations
+        let instanceImages = instanceFiles[0].images + instanceFiles[1].images
+        XCTAssertTrue(instanceFiles.allSatisfy { Set($0.annotations.map(\.id)).count == $0.annotations.count })
         var objectsSeen = 0
         for id in ids {
             XCTAssertEqual(try FileIO.readBytes(kit.annotationPath(id)), try FileIO.readBytes(plain + "/VOCdevkit/VOC2007/Annotations/\(id).xml"))
@@ -131,6 +139,25 @@ final class VOCSegmentationTests: XCTestCase {
                 let thing = segment.id <= ann.objects.count
                 XCTAssertEqual(DemoSegmentation.categories.first { $0.id == segment.categoryID }?.isThing, thing ? 1 : 0)
                 if thing { XCTAssertEqual(segment.isCrowd, ann.objects[segment.id - 1].difficult ? 1 : 0) }
+            }
+            // The instances file: the PNG's thing segments, in order, as RLE masks with their
+            // class, crowd flag, area and box.
+            let image = try XCTUnwrap(instanceImages.first { $0.fileName == id + ".jpg" })
+            XCTAssertEqual([image.width, image.height], [png.width, png.height])
+            let things = a.segments.filter { $0.id <= ann.objects.count }
+            let mine = instances.filter { $0.imageId == image.id }
+            XCTAssertEqual(mine.map(\.categoryId), things.map { Int64($0.categoryID) }, id)
+            for (instance, segment) in zip(mine, things) {
+                guard case let .compressedRLE(h, w, counts)? = instance.segmentation,
+                      let rle = RLE(compressed: counts, height: h, width: w) else { return XCTFail("\(id): not a compressed RLE") }
+                let mask = rle.decodeRowMajor()
+                XCTAssertEqual([h, w], [png.height, png.width])
+                XCTAssertEqual(mask, (0..<(png.width * png.height)).map { p in
+                    Int(png.pixels[3 * p]) + 256 * Int(png.pixels[3 * p + 1]) == segment.id ? 1 : 0
+                }, "\(id) segment \(segment.id)")
+                XCTAssertEqual(instance.area, segment.area)
+                XCTAssertEqual(instance.isCrowd, segment.isCrowd == 1)
+                XCTAssertEqual(instance.bbox, rle.boundingBox)
             }
         }
         XCTAssertGreaterThan(objectsSeen, 8)

@@ -45,7 +45,7 @@ final class Mask2FormerToolTests: XCTestCase {
     /// The library's run of the checkpoint on an image: the last prediction of the Mask2Former
     /// network on the normalised image (48 pixels high: no resizing), its mask logits brought
     /// to the image's size as the official `sem_seg_postprocess`.
-    func libraryRun(_ bundle: ModelBundle, _ image: RGBImage) throws -> (classLogits: Tensor, masks: Tensor) {
+    static func libraryRun(_ bundle: ModelBundle, _ image: RGBImage) throws -> (classLogits: Tensor, masks: Tensor) {
         let model = try XCTUnwrap(bundle.network as? Mask2Former)
         let input = Normalization.imageNet(Sample(image: image, target: Target(boxes: [], labels: []))).image
             .reshape([1, 3, image.height, image.width])
@@ -96,7 +96,7 @@ final class Mask2FormerToolTests: XCTestCase {
 
         var gtAnnotations: [String] = [], libraryResults: [String] = []
         for (k, image) in images.enumerated() {
-            let (classLogits, masks) = try libraryRun(bundle, image)
+            let (classLogits, masks) = try Self.libraryRun(bundle, image)
             let expected = Mask2FormerInference.instances(classLogits: classLogits, masks: masks, topK: config.testTopK)
             let got = entries.filter { ($0["image_id"] as? Int) == k }
             XCTAssertEqual(got.count, expected.count)
@@ -172,7 +172,7 @@ final class Mask2FormerToolTests: XCTestCase {
         XCTAssertEqual(written.annotations.count, 2)
         var segmentCount = 0
         for (k, image) in images.enumerated() {
-            let (classLogits, masks) = try libraryRun(fresh, image)
+            let (classLogits, masks) = try Self.libraryRun(fresh, image)
             let expected = Mask2FormerInference.panoptic(classLogits: classLogits, masks: masks, isThing: { $0 < 2 },
                                                          objectMaskThreshold: 0.3, overlapThreshold: 0.3)
             segmentCount += expected.segments.count
@@ -227,7 +227,7 @@ final class Mask2FormerToolTests: XCTestCase {
             let truth = (0..<n).map { i in i % 11 == 0 ? UInt8(255) : UInt8((i / 7 + k) % 3) }
             try ImageIO.saveIndexed(IndexedImage(width: image.width, height: image.height, indices: truth, palette: IndexedImage.vocPalette),
                                     to: dir + "/gt/" + ["a", "b"][k] + ".png")
-            let (classLogits, masks) = try libraryRun(fresh, image)
+            let (classLogits, masks) = try Self.libraryRun(fresh, image)
             let s = Mask2FormerInference.semantic(classLogits: classLogits, masks: masks).scalars
             let labels = (0..<n).map { i -> UInt8 in
                 var best = 0

@@ -15,7 +15,8 @@ struct DemoDataCommand: ParsableCommand {
         which stay byte-identical) VOC<year>/SegmentationObject and SegmentationClass palette \
         PNGs, ImageSets/Segmentation/{train,val,trainval}.txt, and a COCO panoptic set: \
         <output>/panoptic/panoptic_{train,val}.json with segment PNGs in panoptic/segments \
-        (the shapes as things, the background's tint as one of three stuff classes).
+        (the shapes as things, the background's tint as one of three stuff classes), and the \
+        things as COCO instances with RLE masks: panoptic/instances_{train,val}.json.
         """)
 
     @Option(help: "Output folder.")
@@ -63,7 +64,7 @@ struct DemoDataCommand: ParsableCommand {
             print("Wrote \(s.images) images to \(s.devkit) (\(objects); \(s.difficult) difficult)")
             print("Classes file: \(s.classesFile)")
             if let seg = s.segmentation {
-                print("Segmentation: \(seg.trainImages) train and \(seg.valImages) val images in ImageSets/Segmentation; panoptic \(seg.panopticTrainJSON), \(seg.panopticValJSON) (PNGs in \(seg.panopticFolder))")
+                print("Segmentation: \(seg.trainImages) train and \(seg.valImages) val images in ImageSets/Segmentation; panoptic \(seg.panopticTrainJSON), \(seg.panopticValJSON) (PNGs in \(seg.panopticFolder)); instances \(seg.instancesTrainJSON), \(seg.instancesValJSON)")
             }
         }
     }
