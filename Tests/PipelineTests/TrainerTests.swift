@@ -316,6 +316,35 @@ final class TrainerMaskDataTests: XCTestCase {
         XCTAssertEqual(sample.target.labels.first, 0, "the background region")
     }
 
+    /// COCO instances with masks (RLE) train a mask classifier's instance task; the run
+    /// validates with the mask AP of its weights.
+    func testCOCOInstancesWithMasks_TrainAndLogMaskAP() throws {
+        let dir = try makeTemporaryDirectory("detrkit-cocomasks")
+        let summary = try makeSegmentationDemo(images: 4, minSide: 64, maxSide: 64, seed: 6)
+        let seg = try XCTUnwrap(summary.segmentation)
+        var o = tinyTrainOptions(lines: "", saveDir: dir + "/logs")
+        o.trainList = nil
+        o.classNames = []
+        o.cocoTrain = seg.instancesTrainJSON
+        o.cocoVal = seg.instancesValJSON
+        o.cocoTrainImages = VOCDevkit(root: summary.devkit).imagesDirectory
+        o.cocoValImages = o.cocoTrainImages
+        o.epochs = 1
+        var c = TinyConfig.mask2former(classes: 3, thingClasses: [0, 1, 2])
+        c.trainPoints = 256
+        o.config = ModelConfig(c)
+        let trainer = try Trainer(options: o)
+        XCTAssertEqual(trainer.options.classNames, DemoData.classNames)
+        let sample = try trainer.trainSet.sample(at: 0)
+        XCTAssertEqual(try XCTUnwrap(sample.target.masks).count, sample.target.count)
+        XCTAssertEqual(trainer.validation.metricKind, .maskAP)
+        let record = try XCTUnwrap(trainer.run().records.last)
+        let (ap50, map) = try Validation.maskAP(bundle: trainer.bundle, dataset: XCTUnwrap(trainer.valSet))
+        XCTAssertEqual(record.ap50, ap50)
+        XCTAssertEqual(record.map, map)
+        XCTAssertTrue(try String(contentsOfFile: trainer.runDirectory + "/epochs.jsonl", encoding: .utf8).contains("\"mask_ap50\":"))
+    }
+
     /// A mask classifier's run validates with its task's metric: the logged mIoU is the
     /// library's of the trained weights, under its own name in the logs.
     func testSemanticRun_LogsTheMIoUOfItsWeights() throws {
