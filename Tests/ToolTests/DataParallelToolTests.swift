@@ -1,5 +1,8 @@
+import Augment
+import Datasets
 import Foundation
 import NN
+import Pipeline
 import Tensor
 import TestSupport
 import XCTest
@@ -90,6 +93,44 @@ final class DataParallelToolTests: XCTestCase {
         let worstResumed = Self.largestRelativeDifference(a.model, c.model)
         XCTAssertLessThanOrEqual(worstResumed.value, Self.tolerance, "resumed weights differ most at \(worstResumed.key)")
         try assertSameLogs(runA, runB)
+    }
+
+    /// Mask2Former on two processes (the semantic task on a VOC devkit's lines): its criterion's
+    /// global normalisers and the target masks padded to the global batch's shape let it train,
+    /// and the mIoU it logs (each process segments its share of the validation images, their
+    /// confusions summed) is the mIoU of the saved weights computed here in one process (up to
+    /// inference rounding between thread counts). A data-parallel Mask2Former run draws its own
+    /// points per process, so it is not compared with a one-process run step for step.
+    func testMask2FormerOnTwoProcesses_LogsTheMIoUOfItsWeights() throws {
+        _ = try Self.mpirun()
+        let dir = try makeTemporaryDirectory("mpi-m2f")
+        let summary = try makeSegmentationDemo(images: 10, minSide: 64, maxSide: 80, seed: 8)
+        let kit = VOCDevkit(root: summary.devkit)
+        for set in ["train", "val"] {
+            let lines = try kit.readImageSet(set, from: .segmentation).map {
+                AnnotationLine(imagePath: FileIO.join(kit.imagesDirectory, $0 + ".jpg"), boxes: [])
+            }
+            try AnnotationLines.write(lines, to: dir + "/\(set).txt")
+        }
+        let flags = ["train.txt", "--val", "val.txt", "--classes", summary.classesFile, "--model", "mask2former", "--task", "semantic",
+                     "--backbone", "resnet18", "--d-model", "32", "--heads", "4", "--enc-layers", "1", "--dec-layers", "3",
+                     "--ffn", "64", "--queries", "8", "--mask-points", "256", "--input-size", "64", "--preset", "flip", "--batch", "4",
+                     "--epochs", "1", "--lr", "2e-4", "--schedule", "constant", "--eval-period", "1", "--workers", "0",
+                     "--threads", "1", "--seed", "3"]
+        let multi = try runOnProcesses(2, flags, in: dir)
+        XCTAssertEqual(multi.status, 0, multi.stdout + multi.stderr)
+        XCTAssertTrue(multi.stdout.contains("2 processes (mpirun)"), multi.stdout)
+        let run = dir + "/logs/" + (try FileManager.default.destinationOfSymbolicLink(atPath: dir + "/logs/last")).components(separatedBy: "/")[0]
+        let line = try String(contentsOfFile: run + "/epochs.jsonl", encoding: .utf8)
+        let record = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let logged = try XCTUnwrap(record["miou"] as? Double)
+        XCTAssertTrue((record["train_loss"] as? Double).map(\.isFinite) ?? false, line)
+
+        let bundle = try ModelBundle.load(dir + "/logs/last")
+        let ids = try kit.readImageSet("val", from: .segmentation)
+        let miou = try Validation.meanIoU(bundle: bundle, dataset: VOCSemanticDataset(devkit: kit, ids: ids, classCount: 4), classCount: 4)
+        XCTAssertGreaterThan(miou, 0, "a weak check: no class is found anywhere")
+        XCTAssertEqual(logged, miou, accuracy: 1e-3)
     }
 
     /// The same logs: training loss, validation loss and COCO AP50 of both epochs.
