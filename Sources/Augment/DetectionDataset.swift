@@ -55,12 +55,8 @@ public struct VOCFolderDataset: DetectionDataset {
     /// `imageSets: .segmentation`); nil takes every annotation.
     public init(devkit: VOCDevkit, imageSet: String?, classes: ClassList, includeDifficult: Bool = false,
                 imageSets: VOCImageSets = .main, masks: Bool = false) throws {
-        self.devkit = devkit
-        self.ids = try imageSet.map { try devkit.readImageSet($0, from: imageSets) } ?? devkit.annotationIDs()
-        self.classes = classes
-        self.includeDifficult = includeDifficult
-        self.masks = masks
-        self.imageFiles = try devkit.imageFiles()
+        try self.init(devkit: devkit, ids: try imageSet.map { try devkit.readImageSet($0, from: imageSets) } ?? devkit.annotationIDs(),
+                      classes: classes, includeDifficult: includeDifficult, masks: masks)
     }
 
     /// The samples of `ids` (e.g. the images of a lines file inside the devkit).
@@ -75,10 +71,7 @@ public struct VOCFolderDataset: DetectionDataset {
 
     public var count: Int { ids.count }
 
-    public func imagePath(at index: Int) -> String {
-        let id = ids[index]
-        return FileIO.join(devkit.imagesDirectory, imageFiles[id] ?? id + ".jpg")
-    }
+    public func imagePath(at index: Int) -> String { devkit.imagePath(ids[index], files: imageFiles) }
 
     public func sample(at index: Int) throws -> Sample {
         let ann = try VOCAnnotation.load(devkit.annotationPath(ids[index]))
@@ -119,10 +112,7 @@ public struct VOCSemanticDataset: DetectionDataset {
 
     public var count: Int { ids.count }
 
-    public func imagePath(at index: Int) -> String {
-        let id = ids[index]
-        return FileIO.join(devkit.imagesDirectory, imageFiles[id] ?? id + ".jpg")
-    }
+    public func imagePath(at index: Int) -> String { devkit.imagePath(ids[index], files: imageFiles) }
 
     public func sample(at index: Int) throws -> Sample {
         let id = ids[index]
@@ -168,6 +158,11 @@ public struct VOCSemanticDataset: DetectionDataset {
 }
 
 extension VOCDevkit {
+    /// The image of `id` in JPEGImages: its file from `files` (`imageFiles()`), else `<id>.jpg`.
+    func imagePath(_ id: String, files: [String: String]) -> String {
+        FileIO.join(imagesDirectory, files[id] ?? id + ".jpg")
+    }
+
     /// The devkit and image id of an image path `<root>/VOC<year>/JPEGImages/<id>.<ext>` (what
     /// voc-annotation's lines name); nil for a path outside a devkit's layout.
     public static func locating(imagePath: String) -> (devkit: VOCDevkit, id: String)? {

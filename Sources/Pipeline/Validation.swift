@@ -83,10 +83,8 @@ public struct Validation {
             let (ap50, map) = try Self.maskAP(bundle: bundle, dataset: dataset, world: world)
             return [ap50, map]
         case .panopticQuality:
-            let classes = bundle.classNames.count
-            let things = Set(options.thingClasses ?? Array(0..<classes))
-            let (pq, sq, _) = try Self.panopticQuality(bundle: bundle, dataset: dataset, isThing: (0..<classes).map(things.contains),
-                                                       world: world)
+            let isThing = bundle.classNames.indices.map(bundle.isThing)
+            let (pq, sq, _) = try Self.panopticQuality(bundle: bundle, dataset: dataset, isThing: isThing, world: world)
             return [pq, sq]
         case .meanIoU:
             return [try Self.meanIoU(bundle: bundle, dataset: dataset, classCount: bundle.classNames.count, world: world)]
